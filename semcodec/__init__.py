@@ -1,0 +1,2 @@
+"""semcodec."""
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""Channels, and the one SNR convention of the project.
+
+SNR is Es/N0 per complex channel use: transmit symbols have unit mean energy (Es = 1), and the
+channel adds circularly-symmetric complex Gaussian noise of variance ``N0 = 10 ** (-snr_db/10)``
+(``N0 / 2`` per real dimension). Rayleigh block fading multiplies each block of
+``coherence`` consecutive symbols by one ``h ~ CN(0, 1)``, known to the receiver (CSI), so the
+*average* received SNR is also ``snr_db``.
+
+Blocks are composable, Sionna style: ``channel(x, snr_db, generator) -> (y, h)`` works on any
+shape of complex tensor (training uses it on ``[B, n]`` batches); ``transmit(signal, ...)``
+applies it to every stream of a :class:`~semcodec.signal.Signal`, in sorted stream order, from
+one seeded ``torch.Generator``: same seed, same result.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, ClassVar
+
+from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    import torch
+
+    from .signal import Received, Signal
+
+#: The SNR range the CLI accepts; beyond it results are meaningless or numerically degenerate.
+SNR_RANGE_DB = (-30.0, 60.0)
+
+
+def noise_variance(snr_db: float) -> float:
+    """Complex noise variance N0 per symbol for unit-energy symbols at ``snr_db`` (Es/N0)."""
+    return 10.0 ** (-snr_db / 10.0)
+
+
+def check_snr(snr_db: float) -> float:
+    """Return ``snr_db`` as float or raise :class:`InvalidInput` if it is not usable."""
+    try:
+        value = float(snr_db)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"SNR must be a number in dB, got {snr_db!r}") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"SNR must be a finite number in dB, got {snr_db!r}")
+    lo, hi = SNR_RANGE_DB
+    if not lo <= value <= hi:
+        raise InvalidInput(f"SNR {value:g} dB is outside the supported range [{lo:g}, {hi:g}] dB")
+    return value
+
+
+def complex_noise(shape, n0: float, generator, device=None) -> "torch.Tensor":
+    """Complex Gaussian noise of variance ``n0`` (``n0/2`` per real dimension), complex64."""
+    import torch
+
+    re_im = torch.randn((*shape, 2), generator=generator, device=device)
+    return torch.view_as_complex(re_im * math.sqrt(n0 / 2.0))
+
+
+class Channel:
+    """Base class: a memoryless channel acting on complex symbols at a given Es/N0."""
+
+    name: ClassVar[str] = "channel"
+
+    def __call__(
+        self, x: "torch.Tensor", snr_db: float, generator: "torch.Generator | None" = None
+    ) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+        """Pass symbols through the channel.
+
+        Args:
+            x: complex tensor of any shape ``[..., n]``, unit mean energy.
+            snr_db: Es/N0 in dB.
+            generator: seeded generator on ``x``'s device (``None``: the global RNG).
+
+        Returns:
+            ``(y, h)``: received symbols, same shape as ``x``; fading coefficients of the same
+            shape, or ``None`` when there is no fading.
+        """
+        raise NotImplementedError
+
+    def transmit(self, signal: "Signal", snr_db: float, seed: int = 0) -> "Received":
+        """Send every stream of ``signal`` through this channel (streams are orthogonal)."""
+        import torch
+
+        from .signal import Received, ReceivedStream
+
+        generator = torch.Generator().manual_seed(int(seed))
+        n0 = noise_variance(snr_db) if self.name != "noiseless" else 0.0
+        out: dict[str, ReceivedStream] = {}
+        for key in sorted(signal.streams):
+            stream = signal.streams[key]
+            y, h = self(stream.symbols.to(torch.complex64), snr_db, generator)
+            out[key] = ReceivedStream(
+                symbols=y, kind=stream.kind, noise_var=n0, fading=h, bits=stream.bits
+            )
+        return Received(
+            streams=out,
+            header=dict(signal.header),
+            header_bits=signal.header_bits,
+            channel=self.name,
+            snr_db=float(snr_db),
+        )
+
+
+class NoiselessChannel(Channel):
+    """An ideal channel: ``y = x``. Useful to test that a codec's own losses are right."""
+
+    name = "noiseless"
+
+    def __call__(self, x, snr_db, generator=None):
+        return x.clone(), None
+
+
+class AWGNChannel(Channel):
+    """Additive white Gaussian noise: ``y = x + n``, ``n ~ CN(0, N0)``."""
+
+    name = "awgn"
+
+    def __call__(self, x, snr_db, generator=None):
+        return x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), None
+
+
+class RayleighChannel(Channel):
+    """Rayleigh block fading with receiver CSI: ``y = h x + n``, one ``h ~ CN(0, 1)`` per block.
+
+    Args:
+        coherence: symbols per fading block (along the last axis); the last block may be
+            shorter. ``coherence=1`` is fast (i.i.d.) fading.
+    """
+
+    name = "rayleigh"
+
+    def __init__(self, coherence: int = 1024) -> None:
+        if coherence < 1:
+            raise InvalidInput("Rayleigh coherence must be at least one symbol")
+        self.coherence = int(coherence)
+
+    def __call__(self, x, snr_db, generator=None):
+        n = x.shape[-1]
+        blocks = math.ceil(n / self.coherence)
+        h_blocks = complex_noise((*x.shape[:-1], blocks), 1.0, generator, x.device)
+        h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
+        return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+
+
+def mmse_equalize(y: "torch.Tensor", h: "torch.Tensor | None", n0: float) -> "torch.Tensor":
+    """Linear MMSE estimate of unit-energy symbols from ``y = h x + n`` with receiver CSI.
+
+    ``x_hat = conj(h) y / (|h|^2 + N0)``; without fading (``h is None``) it returns ``y``
+    unchanged, which is what an analog decoder trained on AWGN expects.
+    """
+    if h is None:
+        return y
+    return y * h.conj() / (h.abs().square() + n0)
+
+
+def by_name(name: str, **options) -> Channel:
+    """Instantiate a registered channel (entry-point group ``semcodec.channels``)."""
+    from .registry import load_channel
+
+    return load_channel(name)(**options)

@@ -1,0 +1,90 @@
+"""Codecs, channels and metrics, found through entry points — the only registry there is.
+
+Built-in codecs are declared in ``pyproject.toml`` exactly like third-party plugins, so
+``semcodec`` treats its own codecs and a plugin's the same way. Names are listed from the
+distribution metadata without importing any codec module; a module is imported only when its
+object is asked for, and a plugin that fails to import is reported for itself without breaking
+the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from .errors import RegistryConflict, SemcodecError, UnknownName
+
+CODECS = "semcodec.codecs"
+CHANNELS = "semcodec.channels"
+METRICS = "semcodec.metrics"
+
+
+class PluginLoadError(SemcodecError):
+    """An installed plugin's entry point could not be imported."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered name: where it points and which distribution declared it."""
+
+    name: str
+    target: str
+    distribution: str
+    entry_point: EntryPoint
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else "<unknown distribution>"
+
+
+@lru_cache(maxsize=None)
+def registered(group: str) -> dict[str, Registered]:
+    """All names in ``group``, sorted; two distributions claiming one name is an error."""
+    found: dict[str, Registered] = {}
+    for ep in entry_points(group=group):
+        item = Registered(ep.name, ep.value, _dist_name(ep), ep)
+        other = found.get(ep.name)
+        if other is not None and (other.distribution, other.target) != (item.distribution, item.target):
+            raise RegistryConflict(
+                f"{group} name {ep.name!r} is registered twice: by {other.distribution} "
+                f"({other.target}) and by {item.distribution} ({item.target}); uninstall one"
+            )
+        found[ep.name] = item
+    return dict(sorted(found.items()))
+
+
+def names(group: str) -> list[str]:
+    """Registered names in ``group`` (no module is imported)."""
+    return list(registered(group))
+
+
+def load(group: str, name: str) -> Any:
+    """Import and return the object registered as ``name`` in ``group``."""
+    entries = registered(group)
+    if name not in entries:
+        kind = group.rsplit(".", 1)[-1].rstrip("s")
+        known = ", ".join(entries) or "none installed"
+        raise UnknownName(f"unknown {kind} {name!r} (known: {known})")
+    item = entries[name]
+    try:
+        return item.entry_point.load()
+    except Exception as exc:  # a broken plugin must not take the others down
+        raise PluginLoadError(
+            f"{item.distribution} registers {name!r} as {item.target}, which fails to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def load_codec(name: str) -> type:
+    return load(CODECS, name)
+
+
+def load_channel(name: str) -> type:
+    return load(CHANNELS, name)
+
+
+def load_metric(name: str) -> type:
+    return load(METRICS, name)

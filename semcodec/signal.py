@@ -1,0 +1,114 @@
+"""The data that crosses the codec / channel boundary.
+
+Every codec meets the channel in one place: named streams of complex symbols with unit mean
+energy. ``channel_uses`` is the number of complex symbols over all streams plus the header's
+bits at one bit per channel use (QPSK at rate 1/2), so every codec's bandwidth is comparable:
+``bandwidth_ratio = channel_uses / (3 * H * W)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+StreamKind = Literal["digital", "analog"]
+
+#: Side information is delivered error-free but never free: 1 bit per channel use.
+HEADER_BITS_PER_CHANNEL_USE = 1.0
+
+
+@dataclass
+class Stream:
+    """One orthogonal stream on the channel.
+
+    Attributes:
+        symbols: complex64 tensor, shape ``[n]``, unit mean energy.
+        kind: ``"digital"`` (bits -> code -> QAM) or ``"analog"`` (real features -> symbols).
+        bits: payload bits carried (digital streams), ``None`` for analog streams.
+    """
+
+    symbols: "Tensor"
+    kind: StreamKind
+    bits: int | None = None
+
+    @property
+    def channel_uses(self) -> int:
+        return int(self.symbols.numel())
+
+
+@dataclass
+class Signal:
+    """What a transmitter emits: streams plus a header of side information.
+
+    ``header`` must be JSON-serialisable; ``header_bits`` is what its fields cost on a real
+    link (declared by the codec from the field widths it needs, e.g. 2x16 bits for H, W).
+    """
+
+    streams: dict[str, Stream]
+    header: dict[str, Any] = field(default_factory=dict)
+    header_bits: int = 0
+
+    @property
+    def header_channel_uses(self) -> int:
+        return math.ceil(self.header_bits / HEADER_BITS_PER_CHANNEL_USE)
+
+    @property
+    def channel_uses(self) -> int:
+        return sum(s.channel_uses for s in self.streams.values()) + self.header_channel_uses
+
+
+@dataclass
+class ReceivedStream:
+    """A stream after the channel.
+
+    Attributes:
+        symbols: complex64 ``[n]``, ``y = h * x + n``.
+        noise_var: N0, the complex noise variance per symbol.
+        fading: complex64 ``[n]`` channel coefficients known to the receiver (CSI), or
+            ``None`` for a channel without fading (h = 1).
+    """
+
+    symbols: "Tensor"
+    kind: StreamKind
+    noise_var: float
+    fading: "Tensor | None" = None
+    bits: int | None = None
+
+    def equalized(self) -> "Tensor":
+        """Linear-MMSE estimate of the sent symbols (``y`` itself when there is no fading)."""
+        from .channel import mmse_equalize
+
+        return mmse_equalize(self.symbols, self.fading, self.noise_var)
+
+
+@dataclass
+class Received:
+    """What the receiver gets: noisy streams, the error-free header, the channel's name/SNR."""
+
+    streams: dict[str, ReceivedStream]
+    header: dict[str, Any]
+    header_bits: int
+    channel: str
+    snr_db: float
+
+
+@dataclass
+class Reconstruction:
+    """What a receiver produces.
+
+    Attributes:
+        image: float tensor ``[3, H, W]`` in [0, 1].
+        status: ``"ok"`` or ``"decode_failed"`` (the receiver could not rebuild the payload;
+            ``image`` is what a real receiver would show).
+        texts: per text stream ``{"sent", "received", "corrected"}`` for semantic codecs.
+        info: free-form per-stream details (MCS, failed blocks, ...), copied to the record.
+    """
+
+    image: "Tensor"
+    status: str = "ok"
+    texts: dict[str, dict[str, str]] | None = None
+    info: dict[str, Any] = field(default_factory=dict)

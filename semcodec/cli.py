@@ -51,6 +51,315 @@ def parse_ratio(text: str) -> float:
     return value
 
 
+DEFAULT_CODEC = "multi-sc"
+NO_DOWNLOAD_CODEC = "deep-jscc"
+
+SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
+CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
+ChannelOpt = Annotated[str, typer.Option("--channel", help="awgn, rayleigh or noiseless.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the channel noise.")]
+BandwidthOpt = Annotated[str, typer.Option("--bandwidth", help="Channel-use budget k/n, e.g. 1/12.")]
+DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
+MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
+OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device for model components.")]
+
+
+def parse_snr_list(text: str) -> list[float]:
+    """'-3,0,3' -> [-3.0, 0.0, 3.0], each checked to be a finite SNR in range."""
+    from .channel import check_snr
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InvalidInput("--snr needs at least one value in dB")
+    return [check_snr(p) for p in parts]
+
+
+def parse_options(opts: list[str] | None, mcs: str | None = None) -> dict[str, object]:
+    """``KEY=VALUE`` strings -> dict (numbers and booleans parsed; strings kept)."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in opts or []:
+        if "=" not in item:
+            raise InvalidInput(f"--opt wants KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    if mcs:
+        out["mcs"] = mcs
+    return out
+
+
+def make_codec(name: str, bandwidth: str, design_snr: str | None, options: dict, device: str | None,
+               explicit: bool = True):
+    """Instantiate a registered codec, or raise a one-line error saying why it cannot run."""
+    from .channel import check_snr
+    from .errors import CodecNotReady, UnknownName
+    from .registry import load_codec
+
+    try:
+        cls = load_codec(name)
+    except UnknownName:
+        if explicit:
+            raise
+        raise CodecNotReady(
+            f"the default codec {name} is not installed; use --codec {NO_DOWNLOAD_CODEC}, "
+            "which works with no download"
+        ) from None
+    ready, reason = cls.readiness()
+    if not ready:
+        hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
+        raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
+    design = check_snr(design_snr) if design_snr is not None else None
+    return cls(bandwidth=parse_ratio(bandwidth), design_snr_db=design, device=device, **options)
+
+
+def make_channel(name: str):
+    from .registry import load_channel
+
+    return load_channel(name)()
+
+
+@app.command("codecs")
+def codecs_cmd() -> None:
+    """List the installed codecs: kind, what each needs, and whether it can run here."""
+    from rich.table import Table
+
+    from .registry import CODECS, load, registered
+
+    table = Table(title="semcodec codecs")
+    for col in ("name", "kind", "needs", "ready", "provided by"):
+        table.add_column(col)
+    for name, item in registered(CODECS).items():
+        try:
+            cls = load(CODECS, name)
+            ready, reason = cls.readiness()
+            status = "[green]yes[/green]" if ready else f"[red]no[/red]: {reason}"
+            table.add_row(name, cls.kind, cls.needs, status, item.distribution)
+        except SemcodecError as exc:
+            table.add_row(name, "?", "?", f"[red]broken[/red]: {exc}", item.distribution)
+    console.print(table)
+
+
+def _print_summary(rec: dict, out: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    table.add_row("codec", f"{rec['codec']}  ({rec['channel']}, {rec['snr_db']:g} dB, seed {rec['seed']})")
+    status = rec["status"]
+    table.add_row("status", status if status == "ok" else f"[red]{status}[/red]")
+    table.add_row("channel uses", f"{rec['channel_uses']:,}  (k/n = {rec['bandwidth_ratio']:.4f})")
+    for name, s in rec["streams"].items():
+        bits = f", {s['bits']:,} bits" if s.get("bits") else ""
+        table.add_row(f"  {name}", f"{s['kind']}: {s['channel_uses']:,} uses{bits}")
+    for name, value in rec["metrics"].items():
+        shown = f"{value:.4g}" if value is not None else f"n/a ({rec['unavailable'].get(name, '')})"
+        table.add_row(name, shown)
+    for key, t in (rec.get("texts") or {}).items():
+        table.add_row(f"text {key}", f"sent: {t.get('sent', '')!r}\nrecv: {t.get('received', '')!r}"
+                      + (f"\nfixed: {t['corrected']!r}" if t.get("corrected") else ""))
+    table.add_row("time", f"{rec['elapsed_s']:.3f} s")
+    if out:
+        table.add_row("written", str(out))
+    console.print(table)
+
+
+@app.command("encode")
+def encode_cmd(
+    image: Annotated[Optional[Path], typer.Argument(help="Image file (default: the built-in sample).")] = None,
+    snr: SnrOpt = "10",
+    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (default: multi-sc).")] = None,
+    channel: ChannelOpt = "awgn",
+    seed: SeedOpt = 0,
+    bandwidth: BandwidthOpt = "1/12",
+    design_snr: DesignOpt = None,
+    mcs: MCSOpt = None,
+    opt: OptOpt = None,
+    device: DeviceOpt = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the reconstruction here.")] = None,
+    save_signal: Annotated[Optional[Path], typer.Option("--save-signal", help="Write the received signal (npz) for `semcodec decode`.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
+) -> None:
+    """Send one image: transmitter -> channel -> receiver, and measure what arrives."""
+    import json
+
+    from .channel import check_snr
+    from .imageio import load_image, save_image
+    from .signal_file import save_received
+
+    snr_db = check_snr(snr)
+    if image is None:
+        from .sample import sample_image
+
+        source, image_id = sample_image(), "sample"
+    else:
+        source, image_id = load_image(image), image.stem
+    if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
+        raise InvalidInput(f"{output}: unsupported output format (use .png)")
+    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, parse_options(opt, mcs), device,
+                   explicit=codec is not None)
+    result = c.run(source, snr_db=snr_db, channel=make_channel(channel), seed=seed)
+    rec = result.record
+    rec["image"] = image_id
+    if output is not None:
+        save_image(result.reconstruction.image, output)
+    if save_signal is not None:
+        save_received(save_signal, result.received, c.name, c.config(), {"image": image_id})
+    if as_json:
+        print(json.dumps(rec, allow_nan=False))
+    else:
+        _print_summary(rec, output)
+
+
+@app.command("decode")
+def decode_cmd(
+    signal: Annotated[Path, typer.Argument(help="A signal file written by `encode --save-signal`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write the reconstruction here.")],
+    device: DeviceOpt = None,
+) -> None:
+    """Run only the receiver, on a saved received signal (tx and rx really split)."""
+    from .imageio import save_image
+    from .registry import load_codec
+    from .signal_file import load_received
+
+    received, codec_name, config, _ = load_received(signal)
+    cls = load_codec(codec_name)
+    codec = cls(bandwidth=config.get("bandwidth", 1 / 12), design_snr_db=config.get("design_snr_db"),
+                device=device, **(config.get("options") or {}))
+    codec._channel_snr_db = received.snr_db
+    recon = codec.decode(received)
+    save_image(recon.image, output)
+    console.print(f"{codec_name}: {recon.status}, wrote {output}")
+
+
+def _render_table(table, title: str) -> None:
+    from rich.table import Table as RichTable
+
+    t = RichTable(title=title)
+    t.add_column("codec")
+    t.add_column("k/n", justify="right")
+    for snr in table.snrs:
+        t.add_column(f"{snr:g} dB", justify="right")
+    for label, ratio, cells in table.rows:
+        row = [label, f"{ratio:.4f}"]
+        for snr in table.snrs:
+            mean, n, failed = cells.get(snr, (None, 0, 0))
+            text = "-" if mean is None else f"{mean:.4g}"
+            if failed:
+                text += f" [red]({failed} failed)[/red]"
+            row.append(text)
+        t.add_row(*row)
+    console.print(t)
+
+
+@app.command("bench")
+def bench_cmd(
+    dataset: Annotated[str, typer.Argument(help="kodak24, bsds500, voc2012 or a folder of images.")],
+    codecs: Annotated[str, typer.Option("--codecs", help="Comma-separated names, or all.")] = "all",
+    snr: Annotated[str, typer.Option("--snr", help="Comma-separated channel SNRs in dB.")] = "0,5,10,15,20",
+    channel: ChannelOpt = "awgn",
+    seed: SeedOpt = 0,
+    bandwidth: BandwidthOpt = "1/12",
+    design_snr: DesignOpt = None,
+    mcs: MCSOpt = None,
+    opt: OptOpt = None,
+    device: DeviceOpt = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metrics (default: all registered).")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Metric shown in the table.")] = "psnr",
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
+) -> None:
+    """Run codecs over a dataset at several SNRs; resumable; ends with a comparison table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from . import data as datasets
+    from .bench import BenchPlan, aggregate, plot, run_bench
+    from .registry import CODECS, load, names
+
+    snrs = parse_snr_list(snr)
+    metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
+    if metric_list:
+        known = names("semcodec.metrics")
+        for m in metric_list:
+            if m not in known:
+                raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
+    name, images = datasets.resolve(dataset, data)
+    images = images[:limit] if limit else images
+    options = parse_options(opt, mcs)
+    skipped: dict[str, str] = {}
+    instances = {}
+    if codecs.strip() == "all":
+        for codec_name in names(CODECS):
+            try:
+                cls = load(CODECS, codec_name)
+                ready, reason = cls.readiness()
+                if not ready:
+                    skipped[codec_name] = reason
+                    continue
+                accepted = {k: v for k, v in options.items() if k in cls.options}
+                instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, accepted, device)
+            except SemcodecError as exc:
+                skipped[codec_name] = str(exc)
+    else:
+        for codec_name in [c.strip() for c in codecs.split(",") if c.strip()]:
+            instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, options, device)
+    for codec_name, reason in skipped.items():
+        err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {reason}", highlight=False)
+    if not instances:
+        raise InvalidInput("no codec is ready to run")
+    plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
+                     channel=make_channel(channel), seed=seed, metrics=metric_list, out=out)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err_console) as bar:
+        task = bar.add_task(f"bench {name}", total=plan.total, last="")
+
+        def on_record(rec: dict, cached: bool) -> None:
+            value = rec["metrics"].get(metric)
+            last = f"{rec['image']} {rec['codec']} {rec['snr_db']:g} dB" + (" (saved)" if cached else "")
+            if value is not None and not cached:
+                last += f" {metric} {value:.3g}"
+            bar.update(task, advance=1, last=last)
+
+        try:
+            records = run_bench(plan, on_record)
+        except KeyboardInterrupt:
+            bar.stop()
+            err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "
+                              "run the same command again to resume")
+            raise SystemExit(130) from None
+    table = aggregate(records, metric)
+    _render_table(table, f"{name}: mean {metric} ({len(images)} images, {channel})")
+    console.print(f"results: {out}")
+    if plot_path:
+        console.print(f"figure: {plot(table, plot_path)}")
+
+
+@app.command("report")
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="A results JSONL written by `semcodec bench`.")],
+    metric: Annotated[str, typer.Option("--metric", help="Metric to tabulate.")] = "psnr",
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the metric-vs-SNR figure.")] = None,
+) -> None:
+    """The comparison table (and figure) from saved results."""
+    from .bench import aggregate, plot, read_records
+
+    if not results.is_file():
+        raise InvalidInput(f"{results}: no such file")
+    records = read_records(results)
+    if not records:
+        raise InvalidInput(f"{results}: no records")
+    table = aggregate(records, metric)
+    _render_table(table, f"{results.name}: mean {metric}")
+    if plot_path:
+        console.print(f"figure: {plot(table, plot_path)}")
+
+
 @train_app.command("deep-jscc")
 def train_deep_jscc_cmd(
     data: Annotated[list[Path], typer.Option("--data", help="Folder of training images (repeatable).")],

@@ -1,0 +1,183 @@
+"""The bench runner: every (image, codec, SNR) once, appended to a JSONL file as it is made.
+
+Each record is written and flushed the moment it exists, so an interrupted run loses at most
+the transmission in flight; a rerun with the same ``--out`` skips every item already there.
+Items are ordered image → codec → SNR, so a codec's SNR-independent transmitter work (rate
+fit, segmentation, captions) is cached per image and reused across the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .codec import Codec
+    from .data import DatasetImage
+
+
+def record_key(rec: dict[str, Any]) -> str:
+    """What makes two records the same work item (the codec's configuration included)."""
+    cfg = rec.get("config") or {}
+    return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]),
+                       rec["channel"], int(rec["seed"]), cfg.get("bandwidth"),
+                       cfg.get("design_snr_db"), cfg.get("options", {})], sort_keys=True)
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """All complete records of a JSONL file; a torn last line (killed mid-write) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "codec" in rec and "snr_db" in rec:
+            out.append(rec)
+    return out
+
+
+@dataclass
+class BenchPlan:
+    """A bench to run: what to send, and where the results go."""
+
+    dataset: str
+    images: list["DatasetImage"]
+    codecs: dict[str, "Codec"]
+    snrs: list[float]
+    channel: Any
+    seed: int = 0
+    metrics: list[str] | None = None
+    out: Path = Path("results.jsonl")
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def items(self) -> Iterator[tuple["DatasetImage", str, float]]:
+        for image in self.images:
+            for name in self.codecs:
+                for snr in self.snrs:
+                    yield image, name, snr
+
+    @property
+    def total(self) -> int:
+        return len(self.images) * len(self.codecs) * len(self.snrs)
+
+
+def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float) -> dict[str, Any]:
+    return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
+            "channel": plan.channel.name, "seed": plan.seed, "config": codec.config()}
+
+
+def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
+    """Run every missing item of ``plan``; returns all records for the plan (old and new).
+
+    ``on_record(record, was_cached)`` is called once per item, in order.
+    """
+    from .imageio import load_image
+
+    done = {record_key(r): r for r in read_records(plan.out)}
+    plan.out.parent.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    loaded: tuple[str, Any] | None = None
+    try:
+        f = open(plan.out, "a", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {plan.out}: {exc.strerror or exc}") from None
+    with f:
+        for image, name, snr in plan.items():
+            codec = plan.codecs[name]
+            key = record_key(_placeholder(plan, image, codec, snr))
+            if key in done:
+                results.append(done[key])
+                if on_record:
+                    on_record(done[key], True)
+                continue
+            if loaded is None or loaded[0] != image.id:
+                loaded = (image.id, load_image(image.path))
+            rec = codec.run(loaded[1], snr_db=snr, channel=plan.channel, seed=plan.seed,
+                            metrics=plan.metrics).record
+            rec["dataset"], rec["image"] = plan.dataset, image.id
+            f.write(json.dumps(rec, allow_nan=False) + "\n")
+            f.flush()
+            results.append(rec)
+            if on_record:
+                on_record(rec, False)
+    return results
+
+
+@dataclass
+class Table:
+    """Mean of one metric per (codec, bandwidth) row and SNR column."""
+
+    metric: str
+    snrs: list[float]
+    rows: list[tuple[str, float, dict[float, tuple[float | None, int, int]]]]
+    # row: (codec, mean bandwidth ratio, {snr: (mean or None, n used, n decode_failed)})
+
+
+def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> Table:
+    """Average ``metric`` over images, per codec configuration and SNR (skipped records excluded)."""
+    groups: dict[tuple[str, str], dict[float, list[dict[str, Any]]]] = {}
+    snrs: set[float] = set()
+    for r in records:
+        if r.get("status") == "skipped":
+            continue
+        cfg = r.get("config") or {}
+        label = r["codec"]
+        if cfg.get("design_snr_db") is not None:
+            label += f" (designed {cfg['design_snr_db']:g} dB)"
+        groups.setdefault((label, json.dumps(cfg, sort_keys=True)), {}).setdefault(float(r["snr_db"]), []).append(r)
+        snrs.add(float(r["snr_db"]))
+    rows = []
+    for (label, _), by_snr in sorted(groups.items()):
+        ratios = [r["bandwidth_ratio"] for recs in by_snr.values() for r in recs]
+        cells = {}
+        for snr, recs in by_snr.items():
+            vals = [r["metrics"].get(metric) for r in recs]
+            vals = [v for v in vals if v is not None and math.isfinite(v)]
+            failed = sum(r.get("status") == "decode_failed" for r in recs)
+            cells[snr] = (statistics.fmean(vals) if vals else None, len(vals), failed)
+        rows.append((label, statistics.fmean(ratios), cells))
+    return Table(metric, sorted(snrs), rows)
+
+
+def plot(table: Table, path: str | Path) -> Path:
+    """Metric vs SNR, one line per codec configuration (as in the Multi-SC letter's Fig. 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    markers = "osD^v<>ph*"
+    for i, (label, ratio, cells) in enumerate(table.rows):
+        xs = [s for s in table.snrs if s in cells and cells[s][0] is not None]
+        ax.plot(xs, [cells[s][0] for s in xs], marker=markers[i % len(markers)],
+                label=f"{label}, k/n={ratio:.3f}")
+    ax.set_xlabel("channel SNR (dB)")
+    ax.set_ylabel(table.metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    try:
+        fig.savefig(path, dpi=150)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,193 @@
+"""The codec contract and its template method.
+
+Every codec implements :meth:`Codec.encode` (transmitter) and :meth:`Codec.decode` (receiver);
+:meth:`Codec.run` — the only place that does so — chains encode → channel → decode, times it
+and computes the metrics, so no codec computes its own numbers and every codec's numbers mean
+the same thing. A codec never adds noise itself and never sees the source image at the
+receiver: ``decode`` gets a :class:`~semcodec.signal.Received` and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import InvalidInput
+from .signal import Reconstruction, Signal
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .channel import Channel
+    from .signal import Received
+
+#: The default channel-use budget, so that a default bench compares codecs at equal bandwidth.
+DEFAULT_BANDWIDTH = 1 / 12
+
+
+@dataclass
+class RunResult:
+    """One transmission: the record (JSON-ready dict) and what the receiver rebuilt."""
+
+    record: dict[str, Any]
+    reconstruction: Reconstruction
+    signal: Signal
+    received: "Received"
+
+
+class Codec(ABC):
+    """Base class of every codec (built-in or plugin).
+
+    Class attributes a codec sets:
+        name: registry key, e.g. ``"deep-jscc"``.
+        kind: ``"classical"``, ``"learned"``, ``"semantic"`` or ``"baseline"``.
+        needs: one line saying what it needs (weights, packages), shown by ``semcodec codecs``.
+        options: the codec-specific options it accepts, with defaults (``--opt key=value``).
+
+    Args:
+        bandwidth: channel-use budget k/n = channel uses / (3 H W); codecs with a fixed budget
+            ignore it and report theirs.
+        design_snr_db: the SNR the transmitter designs for (MCS, checkpoint); ``None`` = the
+            channel SNR of each run (ideal adaptation).
+        device: torch device for heavy components (``None``: best available).
+    """
+
+    name: ClassVar[str] = "codec"
+    kind: ClassVar[str] = "baseline"
+    needs: ClassVar[str] = "nothing"
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        *,
+        bandwidth: float = DEFAULT_BANDWIDTH,
+        design_snr_db: float | None = None,
+        device: str | None = None,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - set(self.options)
+        if unknown:
+            allowed = ", ".join(sorted(self.options)) or "none"
+            raise InvalidInput(f"{self.name} has no option {', '.join(sorted(unknown))} (options: {allowed})")
+        self.bandwidth = float(bandwidth)
+        self.design_snr_db = design_snr_db
+        self.device = device
+        self.opts = {**self.options, **options}
+        self._channel_snr_db: float | None = None
+
+    # -- readiness -------------------------------------------------------------------------
+    @classmethod
+    def readiness(cls) -> tuple[bool, str]:
+        """``(ready, reason)``: can this codec run on this machine now? Must be cheap (no loads)."""
+        return True, ""
+
+    # -- the contract ----------------------------------------------------------------------
+    @abstractmethod
+    def encode(self, image: "Tensor") -> Signal:
+        """Transmitter: ``[3, H, W]`` in [0, 1] -> :class:`Signal` (unit-energy streams)."""
+
+    @abstractmethod
+    def decode(self, received: "Received") -> Reconstruction:
+        """Receiver: noisy streams + header -> :class:`Reconstruction` (never the source)."""
+
+    # -- operating point -------------------------------------------------------------------
+    def operating_snr_db(self) -> float:
+        """The SNR the transmitter designs for: ``design_snr_db`` or the channel SNR of the run."""
+        snr = self.design_snr_db if self.design_snr_db is not None else self._channel_snr_db
+        if snr is None:
+            raise InvalidInput(f"{self.name} needs a design SNR (--design-snr) to encode")
+        return float(snr)
+
+    def config(self) -> dict[str, Any]:
+        """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
+        return {"bandwidth": self.bandwidth, "design_snr_db": self.design_snr_db, "options": dict(self.opts)}
+
+    def transmitter_info(self) -> dict[str, Any]:
+        """Transmitter-side facts for the record (e.g. texts sent); never given to ``decode``."""
+        return getattr(self, "_tx_info", {})
+
+    # -- template method -------------------------------------------------------------------
+    def run(
+        self,
+        image: "Tensor",
+        *,
+        snr_db: float,
+        channel: "Channel",
+        seed: int = 0,
+        metrics: list[str] | None = None,
+    ) -> RunResult:
+        """Encode, send through ``channel`` at ``snr_db``, decode, and measure."""
+        from .metrics import compute_metrics
+
+        self._channel_snr_db = float(snr_db)
+        self._tx_info = {}
+        t0 = time.perf_counter()
+        signal = self.encode(image)
+        received = channel.transmit(signal, snr_db, seed=seed)
+        recon = self.decode(received)
+        elapsed = time.perf_counter() - t0
+        check_reconstruction(recon, image)
+        attach_sent_texts(recon, self.transmitter_info())
+        values, unavailable = compute_metrics(image, recon, self.transmitter_info(), metrics)
+        record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed)
+        return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
+
+
+def check_reconstruction(recon: Reconstruction, image: "Tensor") -> None:
+    """A codec must give back an image of the source's shape; anything else is a codec bug."""
+    if tuple(recon.image.shape) != tuple(image.shape):
+        raise RuntimeError(
+            f"codec returned an image of shape {tuple(recon.image.shape)} for {tuple(image.shape)}"
+        )
+
+
+def attach_sent_texts(recon: Reconstruction, tx_info: dict[str, Any]) -> None:
+    """Put the transmitter's texts beside the receiver's, for the record and BLEU."""
+    sent = tx_info.get("texts")
+    if sent and recon.texts is not None:
+        for key, text in sent.items():
+            recon.texts.setdefault(key, {})["sent"] = text
+
+
+def stream_summary(signal: Signal) -> dict[str, dict[str, Any]]:
+    """Per stream: kind, channel uses and (digital) payload bits; the header as its own entry."""
+    out = {
+        name: {"kind": s.kind, "channel_uses": s.channel_uses, "bits": s.bits}
+        for name, s in sorted(signal.streams.items())
+    }
+    if signal.header_bits:
+        out["header"] = {"kind": "header", "channel_uses": signal.header_channel_uses, "bits": signal.header_bits}
+    return out
+
+
+def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Tensor",
+                 values: dict, unavailable: dict, received: "Received", seed: int,
+                 elapsed: float) -> dict[str, Any]:
+    """The DESIGN.md record of one transmission (dataset/image are added by the caller)."""
+    from . import __version__
+
+    h, w = image.shape[-2:]
+    uses = signal.channel_uses
+    return {
+        "codec": codec.name,
+        "dataset": None,
+        "image": None,
+        "snr_db": float(received.snr_db),
+        "channel": received.channel,
+        "seed": int(seed),
+        "status": recon.status,
+        "channel_uses": uses,
+        "bandwidth_ratio": uses / (3 * h * w),
+        "metrics": values,
+        "unavailable": unavailable,
+        "streams": stream_summary(signal),
+        "texts": recon.texts,
+        "elapsed_s": round(elapsed, 4),
+        "semcodec_version": __version__,
+        "config": codec.config(),
+        "design_snr_db": codec.operating_snr_db(),
+        "image_size": [int(h), int(w)],
+        "info": recon.info,
+    }

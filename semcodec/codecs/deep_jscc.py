@@ -1,0 +1,147 @@
+"""Deep JSCC (Bourtsoulatze, Kurka, Gündüz 2019): the learned baseline, analog symbols.
+
+The encoder's latent is the channel input, so quality degrades gracefully with SNR instead of
+falling off a cliff. Checkpoints trained by this project ship in ``semcodec/weights`` (one per
+bandwidth ratio and training SNR, each with a JSON card); the codec picks the one for
+``--bandwidth`` whose training SNR is nearest the design SNR, unless ``--opt checkpoint=NAME``
+(a shipped name or a path to a ``.safetensors`` file) names one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..codec import Codec
+from ..errors import InvalidInput
+from ..signal import Reconstruction, Signal, Stream
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..signal import Received
+
+#: Header: image height and width (16 bits each) and the checkpoint index (4 bits).
+HEADER_BITS = 16 + 16 + 4
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trained model on disk and what its card says about it."""
+
+    name: str
+    path: Path
+    bandwidth_ratio: float
+    train_snr_db: float
+    card: dict
+
+
+def shipped_checkpoints() -> list[Checkpoint]:
+    """The checkpoints that come with the package, sorted by (ratio, SNR)."""
+    folder = Path(str(resources.files("semcodec") / "weights"))
+    out = []
+    for card_path in sorted(folder.glob("deep_jscc_*.json")):
+        card = json.loads(card_path.read_text())
+        weights = card_path.with_suffix(".safetensors")
+        if weights.is_file():
+            out.append(Checkpoint(card_path.stem, weights, card["bandwidth_ratio"], card["train_snr_db"], card))
+    return sorted(out, key=lambda c: (c.bandwidth_ratio, c.train_snr_db))
+
+
+def choose_checkpoint(bandwidth: float, snr_db: float) -> Checkpoint:
+    """The shipped checkpoint of ratio ``bandwidth`` whose training SNR is nearest ``snr_db``."""
+    ckpts = [c for c in shipped_checkpoints() if math.isclose(c.bandwidth_ratio, bandwidth, rel_tol=0.02)]
+    if not ckpts:
+        ratios = sorted({f"1/{round(1 / c.bandwidth_ratio)}" for c in shipped_checkpoints()})
+        raise InvalidInput(
+            f"deep-jscc has no checkpoint for bandwidth {bandwidth:.4g} (shipped: {', '.join(ratios)}); "
+            "train one with `semcodec train deep-jscc` and pass --opt checkpoint=PATH"
+        )
+    return min(ckpts, key=lambda c: (abs(c.train_snr_db - snr_db), -c.train_snr_db))
+
+
+def checkpoint_by_name(name: str) -> Checkpoint:
+    """A shipped checkpoint by name, or any ``.safetensors`` file (its card beside it, if any)."""
+    for c in shipped_checkpoints():
+        if c.name == name:
+            return c
+    path = Path(name)
+    if not path.is_file():
+        known = ", ".join(c.name for c in shipped_checkpoints())
+        raise InvalidInput(f"deep-jscc checkpoint {name!r} is neither shipped ({known}) nor a file")
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return Checkpoint(path.stem, path, card.get("bandwidth_ratio", float("nan")),
+                      card.get("train_snr_db", float("nan")), card)
+
+
+@lru_cache(maxsize=None)
+def load_model(path: str, device: str):
+    """Load a checkpoint once per process (the latent width is read from the weights)."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .deep_jscc_net import DeepJSCC
+
+    try:
+        state = load_file(path)
+        model = DeepJSCC(state["encoder.4.0.weight"].shape[0])
+        model.load_state_dict(state)
+    except (SafetensorError, KeyError, RuntimeError, OSError) as exc:
+        raise InvalidInput(f"{path}: not a deep-jscc checkpoint ({type(exc).__name__})") from None
+    return model.to(torch.device(device)).eval()
+
+
+class DeepJsccCodec(Codec):
+    """Deep JSCC autoencoder; one analog stream ``image`` of ``c*H*W/32`` complex symbols."""
+
+    name = "deep-jscc"
+    kind = "learned"
+    needs = "nothing to download (checkpoints ship with the package)"
+    options = {"checkpoint": None}
+
+    def checkpoint(self) -> Checkpoint:
+        if self.opts["checkpoint"]:
+            return checkpoint_by_name(str(self.opts["checkpoint"]))
+        return choose_checkpoint(self.bandwidth, self.operating_snr_db())
+
+    def _model(self, ckpt: Checkpoint):
+        return load_model(str(ckpt.path), self.device or "cpu")
+
+    def encode(self, image: "Tensor") -> Signal:
+        import torch
+
+        ckpt = self.checkpoint()
+        model = self._model(ckpt)
+        with torch.no_grad():
+            symbols, _ = model.encode(image.unsqueeze(0).to(next(model.parameters()).device))
+        h, w = image.shape[-2:]
+        self._tx_info = {"checkpoint": ckpt.name}
+        header = {"height": int(h), "width": int(w), "checkpoint": ckpt.name}
+        return Signal({"image": Stream(symbols[0].cpu(), "analog")}, header, HEADER_BITS)
+
+    def decode(self, received: "Received") -> Reconstruction:
+        import torch
+
+        from .deep_jscc_net import DOWNSAMPLE
+
+        header = received.header
+        ckpt = checkpoint_by_name(header["checkpoint"])
+        model = self._model(ckpt)
+        h, w = header["height"], header["width"]
+        hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE
+        shape = (model.c, hp // DOWNSAMPLE, wp // DOWNSAMPLE)
+        stream = received.streams["image"]
+        if stream.symbols.numel() * 2 != math.prod(shape):
+            raise InvalidInput("deep-jscc: the received stream does not match the header's image size")
+        with torch.no_grad():
+            y = stream.equalized().unsqueeze(0).to(next(model.parameters()).device)
+            image = model.decode(y, shape, (h, w))[0].cpu()
+        return Reconstruction(image=image, info={"checkpoint": ckpt.name,
+                                                 "train_snr_db": ckpt.train_snr_db})

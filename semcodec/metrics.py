@@ -1,0 +1,201 @@
+"""Metrics, registered like codecs (entry-point group ``semcodec.metrics``).
+
+A metric that cannot be computed honestly on this machine — LPIPS without the real AlexNet
+weights, CLIP similarity without CLIP, BLEU for a codec that sends no text — is ``null`` in
+the record and its reason goes to ``unavailable``. Nothing is ever estimated or computed on a
+random backbone. Image metrics see 8-bit-quantised images, i.e. exactly what a saved PNG holds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from .signal import Reconstruction
+
+#: The metrics every record lists (null + reason where they do not apply), as in DESIGN.md.
+STANDARD_METRICS = ("psnr", "ms_ssim", "lpips", "clip_cos", "bleu")
+
+
+class MetricUnavailable(Exception):
+    """Raised by a metric that cannot be computed for this input; the message is the reason."""
+
+
+@dataclass
+class MetricInput:
+    """What a metric may look at: the source, the reconstruction and the transmitter's texts."""
+
+    source: "Tensor"
+    reconstruction: "Reconstruction"
+    tx_info: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric:
+    """Base class. ``higher_is_better`` drives plots and tables; ``unit`` is for display."""
+
+    name: ClassVar[str] = "metric"
+    unit: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this metric cannot run on this machine at all (cheap; ``None`` if it can)."""
+        return None
+
+    def __call__(self, data: MetricInput) -> float:
+        raise NotImplementedError
+
+
+def psnr(a: "Tensor", b: "Tensor") -> float:
+    """PSNR in dB of two images in [0, 1] (peak 1); ``inf`` for identical images."""
+    import torch
+
+    mse = torch.mean((a.double() - b.double()) ** 2).item()
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _pair(data: MetricInput) -> tuple["Tensor", "Tensor"]:
+    from .imageio import quantize
+
+    return quantize(data.source).unsqueeze(0), quantize(data.reconstruction.image.cpu()).unsqueeze(0)
+
+
+class PSNR(Metric):
+    name = "psnr"
+    unit = "dB"
+
+    def __call__(self, data: MetricInput) -> float:
+        a, b = _pair(data)
+        return psnr(a, b)
+
+
+class MSSSIM(Metric):
+    """MS-SSIM (pytorch-msssim, 5 scales, 11x11 Gaussian window, data range 1)."""
+
+    name = "ms_ssim"
+    MIN_SIDE = 161  # (11 - 1) * 2**4 + 1: five scales need this many pixels
+
+    def __call__(self, data: MetricInput) -> float:
+        from pytorch_msssim import ms_ssim
+
+        a, b = _pair(data)
+        if min(a.shape[-2:]) < self.MIN_SIDE:
+            raise MetricUnavailable(f"image smaller than {self.MIN_SIDE} px on a side (5 scales)")
+        return float(ms_ssim(a, b, data_range=1.0))
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()`` without importing torch (TORCH_HOME, XDG_CACHE_HOME, ~/.cache)."""
+    if os.environ.get("TORCH_HOME"):
+        return Path(os.environ["TORCH_HOME"]) / "hub"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "torch" / "hub"
+
+
+ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
+
+
+class LPIPS(Metric):
+    """LPIPS (Zhang et al. 2018) with the real AlexNet backbone; lower is better."""
+
+    name = "lpips"
+    higher_is_better = False
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        path = torch_hub_dir() / "checkpoints" / ALEXNET_FILE
+        if not path.is_file():
+            return f"AlexNet weights not in the torch cache ({path}); LPIPS is never computed on a random backbone"
+        return None
+
+    def __call__(self, data: MetricInput) -> float:
+        import torch
+
+        a, b = _pair(data)
+        with torch.no_grad():
+            return float(_lpips_model()(a * 2 - 1, b * 2 - 1).mean())
+
+
+@lru_cache(maxsize=1)
+def _lpips_model():
+    import lpips
+
+    return lpips.LPIPS(net="alex", pretrained=True, verbose=False).eval()
+
+
+@lru_cache(maxsize=None)
+def _metric_instance(name: str) -> Metric:
+    from .registry import load_metric
+
+    return load_metric(name)()
+
+
+def available_metric_names() -> list[str]:
+    from .registry import METRICS, names
+
+    return names(METRICS)
+
+
+def compute_metrics(
+    source: "Tensor", recon: "Reconstruction", tx_info: dict[str, Any], requested: list[str] | None
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Compute ``requested`` metrics (default: all registered); return ``(values, unavailable)``.
+
+    Every name of :data:`STANDARD_METRICS` appears in ``values``: ``null`` with a reason in
+    ``unavailable`` when it is not registered here, not requested or cannot be computed.
+    """
+    from .registry import load_metric
+
+    registered = available_metric_names()
+    wanted = list(requested) if requested is not None else registered
+    values: dict[str, float | None] = {}
+    unavailable: dict[str, str] = {}
+    data = MetricInput(source=source, reconstruction=recon, tx_info=tx_info)
+    for name in dict.fromkeys([*STANDARD_METRICS, *wanted]):
+        values[name] = None
+        if name not in registered:
+            unavailable[name] = "no installed package registers this metric"
+            continue
+        if name not in wanted:
+            unavailable[name] = "not requested"
+            continue
+        reason = load_metric(name).unavailable_reason()
+        if reason:
+            unavailable[name] = reason
+            continue
+        try:
+            value = _metric_instance(name)(data)
+        except MetricUnavailable as exc:
+            unavailable[name] = str(exc)
+            continue
+        values[name] = None if math.isinf(value) else value
+        if math.isinf(value):
+            unavailable[name] = "infinite (identical images)"
+    return values, unavailable
+
+
+class BLEU(Metric):
+    """Corpus BLEU (sacrebleu, 0–100) of the texts sent vs. the texts the receiver ends with.
+
+    The receiver's final text is the corrected one where the codec corrects, else the received.
+    """
+
+    name = "bleu"
+
+    def __call__(self, data: MetricInput) -> float:
+        import sacrebleu
+
+        texts = data.reconstruction.texts
+        if not texts:
+            raise MetricUnavailable("codec sends no text")
+        keys = sorted(texts)
+        hyps = [texts[k].get("corrected") or texts[k].get("received") or "" for k in keys]
+        refs = [texts[k].get("sent", "") for k in keys]
+        return float(sacrebleu.corpus_bleu(hyps, [refs]).score)

@@ -239,20 +239,22 @@ def _render_table(table, title: str) -> None:
     from rich.table import Table as RichTable
 
     t = RichTable(title=title)
-    t.add_column("codec")
-    t.add_column("k/n", justify="right")
+    t.add_column("codec", no_wrap=True)
+    t.add_column("k/n", justify="right", no_wrap=True)
     for snr in table.snrs:
-        t.add_column(f"{snr:g} dB", justify="right")
+        t.add_column(f"{snr:g} dB", justify="right", no_wrap=True)
     for label, ratio, cells in table.rows:
-        row = [label, f"{ratio:.4f}"]
+        row = [label, f"{ratio:.3f}"]
         for snr in table.snrs:
             mean, n, failed = cells.get(snr, (None, 0, 0))
-            text = "-" if mean is None else f"{mean:.4g}"
+            text = "-" if mean is None else (f"{mean:.2f}" if abs(mean) >= 10 else f"{mean:.4f}")
             if failed:
-                text += f" [red]({failed} failed)[/red]"
+                text += f" [red]✗{failed}[/red]"
             row.append(text)
         t.add_row(*row)
     console.print(t)
+    if any(cell[2] for _, _, cells in table.rows for cell in cells.values()):
+        console.print("✗N: N images decode_failed (their reconstruction is still averaged in)")
 
 
 @app.command("bench")

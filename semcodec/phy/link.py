@@ -1,0 +1,139 @@
+"""The digital link: bytes -> LDPC codewords -> QAM symbols, and back with soft decisions.
+
+An MCS is a (modulation, code rate) pair. By default the transmitter picks the highest-rate
+MCS whose *measured* frame error rate at the design SNR is below 1e-2, from the table that
+``benchmarks/ber_curves.py`` writes to ``semcodec/phy/mcs_table.json`` (checked in with the
+command that made it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInput
+from .ldpc import RATES, LDPCCode, ldpc_code
+from .modulation import Modulation, modulation
+
+#: Target frame error rate for the automatic MCS choice.
+TARGET_FER = 1e-2
+
+
+@dataclass(frozen=True)
+class MCS:
+    """A modulation and coding scheme, e.g. ``qpsk-1/2``."""
+
+    modulation: str
+    rate: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.modulation}-{self.rate}"
+
+    @property
+    def mod(self) -> Modulation:
+        return modulation(self.modulation)
+
+    @property
+    def code(self) -> LDPCCode:
+        return ldpc_code(self.rate)
+
+    @property
+    def nominal_efficiency(self) -> float:
+        """Information bits per channel use (nominal rate)."""
+        num, den = self.rate.split("/")
+        return self.mod.bits_per_symbol * int(num) / int(den)
+
+    @property
+    def symbols_per_codeword(self) -> int:
+        return self.code.n // self.mod.bits_per_symbol
+
+
+ALL_MCS = [MCS(m, r) for m in ("bpsk", "qpsk", "16qam", "64qam") for r in RATES]
+ALL_MCS.sort(key=lambda m: (m.nominal_efficiency, m.modulation))
+
+
+def mcs_index(m: MCS) -> int:
+    return [x.name for x in ALL_MCS].index(m.name)
+
+
+def parse_mcs(name: str) -> MCS:
+    for m in ALL_MCS:
+        if m.name == name.lower():
+            return m
+    raise InvalidInput(f"unknown MCS {name!r} (known: {', '.join(m.name for m in ALL_MCS)})")
+
+
+@lru_cache(maxsize=1)
+def mcs_table() -> dict:
+    """The measured FER table (``{"fer": {mcs: {snr: fer}}, ...}``)."""
+    path = resources.files("semcodec") / "phy" / "mcs_table.json"
+    return json.loads(path.read_text())
+
+
+def measured_fer(m: MCS, snr_db: float) -> float:
+    """FER measured at the largest tabulated SNR not above ``snr_db`` (conservative); 1 below."""
+    points = sorted((float(s), f) for s, f in mcs_table()["fer"].get(m.name, {}).items())
+    below = [f for s, f in points if s <= snr_db + 1e-9]
+    return below[-1] if below else 1.0
+
+
+#: Link margin of the automatic choice. One image is ~100–300 codewords and a single failed
+#: codeword spoils the HEVC stream, so a codeword FER of 1e-2 *at* the design SNR would lose most
+#: images; 1 dB down the LDPC waterfall (about two decades per 0.5 dB here) keeps whole images
+#: intact at the design SNR while staying within one MCS step of the edge.
+MARGIN_DB = 1.0
+
+
+def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB) -> MCS:
+    """The highest-rate MCS whose measured FER at ``snr_db - margin_db`` is below 1e-2.
+
+    Falls back to the most robust MCS when none qualifies (the cliff is then visible).
+    """
+    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db) < TARGET_FER]
+    return usable[-1] if usable else ALL_MCS[0]
+
+
+def bytes_to_bits(data: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.unpackbits(np.frombuffer(data, dtype=np.uint8)).copy())
+
+
+def bits_to_bytes(bits: torch.Tensor) -> bytes:
+    return np.packbits(bits.numpy().astype(np.uint8)).tobytes()
+
+
+def codewords_for(payload_bits: int, m: MCS) -> int:
+    return math.ceil(payload_bits / m.code.k)
+
+
+def capacity_bytes(channel_uses: int, m: MCS) -> int:
+    """Largest payload (bytes) that fits in ``channel_uses`` complex symbols with ``m``."""
+    codewords = max(0, channel_uses) // m.symbols_per_codeword
+    return codewords * m.code.k // 8
+
+
+def transmit_bytes(data: bytes, m: MCS) -> torch.Tensor:
+    """Payload -> complex64 symbols (whole codewords; the last one zero-padded)."""
+    bits = bytes_to_bits(data)
+    code = m.code
+    blocks = codewords_for(bits.numel(), m)
+    info = torch.zeros(blocks * code.k, dtype=torch.uint8)
+    info[: bits.numel()] = bits
+    return m.mod.modulate(code.encode(info.reshape(blocks, code.k)).reshape(-1))
+
+
+def receive_bytes(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, m: MCS,
+                  n_bytes: int, iterations: int = 20) -> tuple[bytes, int, int]:
+    """Symbols -> ``(payload, failed codewords, total codewords)``; failed blocks keep their
+    hard decisions (a real receiver has nothing better)."""
+    code = m.code
+    llr = m.mod.demap(y, noise_var, fading).reshape(-1, code.n)
+    info, ok, _ = code.decode(llr, iterations=iterations)
+    bits = info.reshape(-1)[: n_bytes * 8]
+    return bits_to_bytes(bits), int((~ok).sum()), int(ok.numel())

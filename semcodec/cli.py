@@ -24,7 +24,8 @@ app = typer.Typer(
 train_app = typer.Typer(no_args_is_help=True, help="Train the project's own learned codecs.")
 app.add_typer(train_app, name="train")
 
-console = Console()
+# Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 err_console = Console(stderr=True)
 _DEBUG = {"on": False}
 

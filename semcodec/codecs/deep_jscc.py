@@ -132,7 +132,8 @@ class DeepJsccCodec(Codec):
         from .deep_jscc_net import DOWNSAMPLE
 
         header = received.header
-        ckpt = checkpoint_by_name(header["checkpoint"])
+        # A named checkpoint is part of the receiver's configuration; otherwise the header says.
+        ckpt = self.checkpoint() if self.opts["checkpoint"] else checkpoint_by_name(header["checkpoint"])
         model = self._model(ckpt)
         h, w = header["height"], header["width"]
         hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE

@@ -1,0 +1,44 @@
+"""Shared fixtures. Tests run offline (HF_HUB_OFFLINE=1) on ../shared/datasets only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("SEMCODEC_TEST_DATA", ROOT.parent / "shared" / "datasets"))
+KODAK = DATASETS / "kodak24"
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None):
+    """Run the CLI in a fresh process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "semcodec.cli", *map(str, args)], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def kodak_dir() -> Path:
+    if not (KODAK / "kodim23.png").exists():
+        pytest.skip(f"test data not found at {KODAK}")
+    return KODAK
+
+
+@pytest.fixture(scope="session")
+def kodim23(kodak_dir):
+    from semcodec.imageio import load_image
+
+    return load_image(kodak_dir / "kodim23.png")
+
+
+@pytest.fixture(scope="session")
+def small_image(kodim23):
+    """A 192x256 crop of kodim23: big enough for MS-SSIM, small enough to be quick."""
+    return kodim23[:, 160:352, 256:512].contiguous()

@@ -1,0 +1,60 @@
+import io
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from semcodec.channel import AWGNChannel, NoiselessChannel
+from semcodec.codecs.bpg_ldpc import HEADER_BITS, BpgLdpcCodec
+from semcodec.codecs.hevc import HevcEncoder, decode
+
+
+def test_noiseless_decode_is_bit_identical_to_hevc_decode_of_the_sent_stream(small_image):
+    codec = BpgLdpcCodec(design_snr_db=10.0)
+    res = codec.run(small_image, snr_db=10.0, channel=NoiselessChannel())
+    q = codec.transmitter_info()["quality"]
+    sent = codec.hevc.encode(small_image, q)
+    assert res.reconstruction.status == "ok"
+    assert torch.equal(res.reconstruction.image, decode(sent))
+    assert res.record["streams"]["image"]["bits"] == len(sent) * 8
+
+
+def test_rate_fit_picks_the_highest_quality_that_fits(small_image):
+    enc = HevcEncoder()
+    budget = len(enc.encode(small_image, 37)) + 5
+    q, data = enc.fit(small_image, budget)
+    assert len(data) <= budget
+    assert len(enc.encode(small_image, q + 1)) > budget
+    assert enc.fit(small_image, 10) is None  # not even quality 0 fits in 10 bytes
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(h=st.integers(24, 120), w=st.integers(24, 120), inv=st.sampled_from([3, 6, 12, 24]),
+       snr=st.sampled_from([0.0, 8.0, 20.0]))
+def test_bit_budget_is_never_exceeded(small_image, h, w, inv, snr):
+    image = small_image[:, :h, :w]
+    codec = BpgLdpcCodec(bandwidth=1 / inv)
+    rec = codec.run(image, snr_db=snr, channel=NoiselessChannel(), metrics=["psnr"]).record
+    assert rec["channel_uses"] <= int(3 * h * w / inv)
+    assert rec["streams"]["header"]["bits"] == HEADER_BITS
+
+
+def test_high_snr_round_trip_is_good(small_image):
+    rec = BpgLdpcCodec().run(small_image, snr_db=19.0, channel=AWGNChannel(), metrics=["psnr"]).record
+    assert rec["status"] == "ok"
+    assert rec["metrics"]["psnr"] > 32
+
+
+def test_the_cliff_designed_for_10db_fails_at_4db(small_image):
+    codec = BpgLdpcCodec(design_snr_db=10.0)
+    rec = codec.run(small_image, snr_db=4.0, channel=AWGNChannel(), metrics=["psnr"]).record
+    assert rec["status"] == "decode_failed"
+    assert rec["metrics"]["psnr"] < 15
+    assert rec["design_snr_db"] == 10.0
+
+
+def test_forced_mcs_is_used(small_image):
+    rec = BpgLdpcCodec(mcs="qpsk-1/2").run(small_image, snr_db=30.0, channel=AWGNChannel(),
+                                           metrics=["psnr"]).record
+    assert rec["info"]["mcs"] == "qpsk-1/2"

@@ -1,0 +1,40 @@
+import math
+
+import pytest
+import torch
+
+from semcodec.metrics import compute_metrics, psnr
+from semcodec.signal import Reconstruction
+
+
+def test_psnr_of_a_known_error():
+    a = torch.zeros(3, 8, 8)
+    b = torch.full((3, 8, 8), 0.1)
+    assert psnr(a, b) == pytest.approx(20.0)
+    assert math.isinf(psnr(a, a))
+
+
+def test_lpips_is_null_with_a_reason_when_alexnet_weights_are_absent(tmp_path, monkeypatch, small_image):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    values, unavailable = compute_metrics(small_image, Reconstruction(small_image * 0.9), {}, None)
+    assert values["lpips"] is None
+    assert "AlexNet" in unavailable["lpips"] and "random" in unavailable["lpips"]
+    assert values["psnr"] > 20 and 0 < values["ms_ssim"] <= 1
+
+
+def test_ms_ssim_on_a_tiny_image_is_null_not_a_crash():
+    img = torch.rand(3, 64, 64)
+    values, unavailable = compute_metrics(img, Reconstruction(img), {}, ["psnr", "ms_ssim"])
+    assert values["ms_ssim"] is None and "161" in unavailable["ms_ssim"]
+    assert values["psnr"] is None and "identical" in unavailable["psnr"]
+
+
+def test_bleu_compares_sent_and_final_texts():
+    img = torch.rand(3, 8, 8)
+    same = Reconstruction(img, texts={"t0": {"sent": "a cat on a mat", "received": "a cat on a mat"}})
+    diff = Reconstruction(img, texts={"t0": {"sent": "a cat on a mat", "received": "a cqt oj a mzt"}})
+    hi, _ = compute_metrics(img, same, {}, ["bleu"])
+    lo, _ = compute_metrics(img, diff, {}, ["bleu"])
+    assert hi["bleu"] == pytest.approx(100.0) and lo["bleu"] < 50
+    none, why = compute_metrics(img, Reconstruction(img), {}, ["bleu"])
+    assert none["bleu"] is None and "no text" in why["bleu"]

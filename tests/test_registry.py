@@ -1,0 +1,59 @@
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from semcodec import registry
+from semcodec.errors import RegistryConflict, UnknownName
+
+
+class _Dist:
+    def __init__(self, name):
+        self.metadata = {"Name": name}
+
+
+def _ep(name, value, dist):
+    """An entry point as an installed distribution named ``dist`` would declare it."""
+    return EntryPoint(name, value, registry.CODECS)._for(_Dist(dist))
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch):
+    def install(*eps):
+        registry.registered.cache_clear()
+        monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
+    yield install
+    registry.registered.cache_clear()
+
+
+def test_builtins_are_entry_points_listed_without_import():
+    names = registry.names(registry.CODECS)
+    assert {"bpg-ldpc", "deep-jscc"} <= set(names)
+    assert registry.registered(registry.CODECS)["deep-jscc"].distribution == "semcodec"
+
+
+def test_duplicate_name_is_an_error_naming_both_distributions(fake_entry_points):
+    fake_entry_points(_ep("dup", "a.mod:A", "pkg-one"), _ep("dup", "b.mod:B", "pkg-two"))
+    with pytest.raises(RegistryConflict) as err:
+        registry.names(registry.CODECS)
+    assert "pkg-one" in str(err.value) and "pkg-two" in str(err.value)
+
+
+def test_broken_plugin_is_reported_and_others_still_load(fake_entry_points):
+    fake_entry_points(_ep("broken", "semcodec_no_such_module:X", "bad-plugin"),
+                      _ep("deep-jscc", "semcodec.codecs.deep_jscc:DeepJsccCodec", "semcodec"))
+    with pytest.raises(registry.PluginLoadError) as err:
+        registry.load_codec("broken")
+    assert "bad-plugin" in str(err.value)
+    assert registry.load_codec("deep-jscc").name == "deep-jscc"
+    with pytest.raises(UnknownName):
+        registry.load_codec("nope")
+
+
+def test_codecs_command_shows_a_broken_plugin_without_failing(fake_entry_points, capsys):
+    from semcodec import cli
+
+    fake_entry_points(_ep("broken", "semcodec_no_such_module:X", "bad-plugin"),
+                      _ep("deep-jscc", "semcodec.codecs.deep_jscc:DeepJsccCodec", "semcodec"))
+    cli.codecs_cmd()
+    out = capsys.readouterr().out
+    assert "broken" in out and "deep-jscc" in out

@@ -1,0 +1,43 @@
+"""Run codecs over a dataset through the library's bench runner and summarise (shared helper)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from semcodec.bench import BenchPlan, aggregate, run_bench
+from semcodec.data import resolve
+from semcodec.registry import load_channel, load_codec
+
+
+def sweep(dataset: str, data: str | None, codecs: dict[str, dict], snrs: list[float], out: Path,
+          metrics: list[str] | None = None, fresh: bool = True) -> tuple[list[dict], float]:
+    """Run every (image, codec, snr); ``codecs`` maps a codec name to its constructor kwargs.
+
+    Returns the records and the wall time. ``fresh`` deletes ``out`` first so the time is real.
+    """
+    name, images = resolve(dataset, data)
+    if fresh and out.exists():
+        out.unlink()
+    records: list[dict] = []
+    t0 = time.perf_counter()
+    for codec_name, kwargs in codecs.items():
+        codec = load_codec(codec_name)(**kwargs)
+        plan = BenchPlan(name, images, {codec_name: codec}, snrs, load_channel("awgn")(),
+                         metrics=metrics, out=out)
+        records += run_bench(plan)
+    return records, time.perf_counter() - t0
+
+
+def table_rows(records: list[dict], metric: str) -> tuple[list[str], list[list]]:
+    table = aggregate(records, metric)
+    headers = ["codec", "k/n", *[f"{s:g} dB" for s in table.snrs]]
+    fmt = "{:.2f}" if metric == "psnr" else "{:.4f}"
+    rows = []
+    for label, ratio, cells in table.rows:
+        row = [label, round(ratio, 4)]
+        for s in table.snrs:
+            mean, _, failed = cells.get(s, (None, 0, 0))
+            row.append("-" if mean is None else fmt.format(mean) + (f" ({failed}F)" if failed else ""))
+        rows.append(row)
+    return headers, rows

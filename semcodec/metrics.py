@@ -199,3 +199,20 @@ class BLEU(Metric):
         hyps = [texts[k].get("corrected") or texts[k].get("received") or "" for k in keys]
         refs = [texts[k].get("sent", "") for k in keys]
         return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
+
+
+class ClipCos(Metric):
+    """Cosine similarity of the CLIP image embeddings of source and reconstruction (-1..1)."""
+
+    name = "clip_cos"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        from .models.source import missing_reason
+
+        return missing_reason("clip")
+
+    def __call__(self, data: MetricInput) -> float:
+        from .models.clip import ClipEmbedder
+
+        return ClipEmbedder().cosine(data.source, data.reconstruction.image.cpu())

@@ -1,0 +1,31 @@
+"""Load each pretrained component once per process (per id and device)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .source import best_device, require
+
+_LOADED: dict[tuple[str, str, str], Any] = {}
+
+
+def load_once(key: str, device: str | None, build: Callable[[str, str], Any], codec: str | None = None,
+              variant: str = "") -> Any:
+    """``build(path, device)`` the first time ``key`` is needed on ``device``; reuse it after.
+
+    Raises :class:`~semcodec.errors.ModelUnavailable` (fast, no hub access) when the weights are
+    not on this machine.
+    """
+    path = str(require(key, codec))
+    dev = best_device(device)
+    cache_key = (key + variant, path, dev)
+    if cache_key not in _LOADED:
+        _LOADED[cache_key] = build(path, dev)
+    return _LOADED[cache_key]
+
+
+def to_pil(images) -> list:
+    """``[3, H, W]`` tensors (or PIL images) -> PIL images."""
+    from ..imageio import tensor_to_pil
+
+    return [im if hasattr(im, "convert") else tensor_to_pil(im) for im in images]

@@ -1,0 +1,157 @@
+"""Where weights come from: component ids, overrides, the cache check, the clear error.
+
+A component's id is, in order of precedence: an override given on the command line
+(``--model captioner=ID``), the environment variable ``SEMCODEC_<COMPONENT>``, the ``[models]``
+table of ``semcodec.toml`` in the working directory, or the default below. An id is a Hugging
+Face repo id (looked up in the HF cache, ``HF_HOME``) or a local folder/file, which may stand
+for any id. Availability is checked in the cache *before* any load, so a missing model costs
+milliseconds, not the 23–140 s a hub client spends retrying on a machine without network.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidInput, ModelUnavailable
+
+FCN_FILE = "fcn_resnet50_coco-1167a1af.pth"
+TORCHVISION_FCN = "torchvision/fcn_resnet50.COCO_WITH_VOC_LABELS_V1"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A pretrained component: its default id, what proves it is cached, what it is for."""
+
+    key: str
+    default: str
+    probe: str  # a file that exists in a complete copy (relative to the repo / folder)
+    role: str
+    size: str  # approximate download size of the default
+
+    @property
+    def env(self) -> str:
+        return f"SEMCODEC_{self.key.upper()}"
+
+
+COMPONENTS: dict[str, Component] = {c.key: c for c in (
+    Component("captioner", "llava-hf/llava-interleave-qwen-0.5b-hf", "config.json",
+              "LLaVA (Qwen1.5-0.5B) captioner and VQA model", "1.8 GB"),
+    Component("blip", "Salesforce/blip-image-captioning-base", "config.json",
+              "BLIP captioner (VLM-CSC)", "1.0 GB"),
+    Component("speller", "oliverguhr/spelling-correction-english-base", "config.json",
+              "BART spelling corrector", "0.56 GB"),
+    Component("generator", "stable-diffusion-v1-5/stable-diffusion-v1-5", "model_index.json",
+              "Stable Diffusion 1.5", "5.2 GB (fp32 safetensors)"),
+    Component("ip_adapter", "h94/IP-Adapter", "models/ip-adapter_sd15.bin",
+              "IP-Adapter for SD 1.5 and its image encoder", "2.6 GB"),
+    Component("segmenter", TORCHVISION_FCN, FCN_FILE,
+              "FCN-ResNet50 (COCO with VOC labels) segmenter", "0.14 GB"),
+    Component("clip", "openai/clip-vit-base-patch32", "config.json",
+              "CLIP ViT-B/32 (clip_cos metric, UO-ISC)", "0.6 GB"),
+)}
+
+_overrides: dict[str, str] = {}
+
+
+def component(key: str) -> Component:
+    try:
+        return COMPONENTS[key]
+    except KeyError:
+        raise InvalidInput(f"unknown model component {key!r} (known: {', '.join(COMPONENTS)})") from None
+
+
+def set_override(key: str, model_id: str) -> None:
+    """Make ``key`` use ``model_id`` in this process (the CLI's ``--model KEY=ID``)."""
+    component(key)
+    _overrides[key] = model_id
+
+
+def _toml_ids() -> dict[str, str]:
+    path = Path("semcodec.toml")
+    if not path.is_file():
+        return {}
+    try:
+        return {k: str(v) for k, v in tomllib.loads(path.read_text()).get("models", {}).items()}
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise InvalidInput(f"semcodec.toml: {exc}") from None
+
+
+def model_id(key: str) -> str:
+    """The id ``key`` resolves to now (override, env, semcodec.toml, default)."""
+    comp = component(key)
+    return _overrides.get(key) or os.environ.get(comp.env) or _toml_ids().get(key) or comp.default
+
+
+def torch_checkpoints() -> Path:
+    from ..metrics import torch_hub_dir
+
+    return torch_hub_dir() / "checkpoints"
+
+
+def hf_cache() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    return Path(home) / "hub"
+
+
+def locate(key: str) -> Path | None:
+    """The local folder/file holding ``key``'s weights, or ``None`` when they are not here."""
+    comp = component(key)
+    mid = model_id(key)
+    local = Path(mid).expanduser()
+    if local.exists():
+        return local if (local.is_file() or (local / comp.probe).exists() or key == "segmenter") else None
+    if mid == TORCHVISION_FCN:
+        path = torch_checkpoints() / FCN_FILE
+        return path if path.is_file() else None
+    if mid.count("/") != 1:
+        return None
+    repo = hf_cache() / f"models--{mid.replace('/', '--')}" / "snapshots"
+    if not repo.is_dir():
+        return None
+    for snapshot in sorted(repo.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+        if (snapshot / comp.probe).exists():
+            return snapshot
+    return None
+
+
+def missing_reason(key: str, codec: str | None = None) -> str | None:
+    """One line saying why ``key`` cannot load and how to fix it (``None`` if it can)."""
+    if locate(key) is not None:
+        return None
+    comp = component(key)
+    mid = model_id(key)
+    where = "not a folder with " + comp.probe if Path(mid).expanduser().exists() else (
+        f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
+        else f"not in the Hugging Face cache ({hf_cache()})")
+    return (f"{comp.role} {mid!r} is {where}; run `semcodec models pull {codec or key}` "
+            f"with internet access, or set {comp.env} to a local folder")
+
+
+def require(key: str, codec: str | None = None) -> Path:
+    """The local path of ``key``'s weights, or :class:`ModelUnavailable` saying how to get them."""
+    path = locate(key)
+    if path is None:
+        raise ModelUnavailable(missing_reason(key, codec))
+    return path
+
+
+def best_device(override: str | None = None) -> str:
+    """``--device`` / ``SEMCODEC_DEVICE``, else CUDA when present, else CPU."""
+    chosen = override or os.environ.get("SEMCODEC_DEVICE")
+    if chosen:
+        return chosen
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def dtype_for(device: str):
+    """fp16 on CUDA, fp32 elsewhere."""
+    import torch
+
+    return torch.float16 if str(device).startswith("cuda") else torch.float32

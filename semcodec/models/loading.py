@@ -20,8 +20,20 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
     dev = best_device(device)
     cache_key = (key + variant, path, dev)
     if cache_key not in _LOADED:
+        quiet_libraries()
         _LOADED[cache_key] = build(path, dev)
     return _LOADED[cache_key]
+
+
+def quiet_libraries() -> None:
+    """No per-load progress bars or advice from transformers/diffusers: the CLI has its own."""
+    import transformers
+    from diffusers.utils import logging as diffusers_logging
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
 
 
 def to_pil(images) -> list:

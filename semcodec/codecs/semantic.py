@@ -1,0 +1,89 @@
+"""What the semantic codecs share: readiness from their components, text streams, caching.
+
+A semantic codec's transmitter analysis (segmentation, captions) does not depend on the SNR,
+so it is cached per image (and codec configuration, fixed per instance): an SNR sweep runs the
+captioner once per image. Text streams are orthogonal QPSK streams (see
+:mod:`semcodec.codecs.text_link`); their lengths ride in the header (16 bits each).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..codec import Codec
+from ..errors import InvalidInput
+from ..signal import Stream
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..signal import Received
+
+TEXT_LENGTH_BITS = 16
+FEC_CHOICES = ("none", "ldpc")
+
+
+class SemanticCodec(Codec):
+    """Base class of the vision-language codecs. Subclasses list their ``components``."""
+
+    kind = "semantic"
+    components: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Any]] = {"text_fec": "none", "steps": 30, "guidance": 7.5,
+                                         "resolution": 512, "gen_seed": 0, "max_new_tokens": 64}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.opts["text_fec"] not in FEC_CHOICES:
+            raise InvalidInput(f"text_fec must be one of {', '.join(FEC_CHOICES)}")
+        self._analysis: dict[str, Any] = {}
+
+    @classmethod
+    def readiness(cls) -> tuple[bool, str]:
+        from ..models.source import component, locate, model_id
+
+        missing = [key for key in cls.components if locate(key) is None]
+        if not missing:
+            return True, ""
+        listed = ", ".join(f"{key} ({model_id(key)})" for key in missing)
+        envs = ", ".join(component(key).env for key in missing)
+        return False, (f"weights not on this machine: {listed}; run `semcodec models pull {cls.name}` "
+                       f"with internet access, or point {envs} at local folders")
+
+    def analysed(self, image: "Tensor", analyse) -> Any:
+        """``analyse(image)`` once per distinct image (the SNR-independent transmitter work)."""
+        from .hevc import image_key
+
+        key = image_key(image)
+        if key not in self._analysis:
+            self._analysis[key] = analyse(image)
+        return self._analysis[key]
+
+    # -- text streams ----------------------------------------------------------------------
+    def text_streams(self, texts: dict[str, str]) -> tuple[dict[str, Stream], dict[str, int], dict[str, str]]:
+        """Texts -> (streams, header lengths, the texts as actually sent)."""
+        from .text_link import encode_text, to_alphabet
+
+        streams, lengths, sent = {}, {}, {}
+        for name, text in texts.items():
+            mapped = to_alphabet(text)
+            symbols, bits = encode_text(mapped, self.opts["text_fec"])
+            streams[name] = Stream(symbols, "digital", bits=bits)
+            lengths[name] = len(mapped)
+            sent[name] = mapped
+        return streams, lengths, sent
+
+    def received_texts(self, received: "Received") -> dict[str, str]:
+        from .text_link import decode_text
+
+        out = {}
+        for name, n_chars in received.header["text_lengths"].items():
+            s = received.streams[name]
+            out[name] = decode_text(s.symbols, s.noise_var, s.fading, int(n_chars), self.opts["text_fec"])
+        return out
+
+    def generator(self, ip_adapter: bool):
+        from ..models.generator import Generator
+
+        return Generator(device=self.device, ip_adapter=ip_adapter, ip_scale=float(self.opts.get("ip_scale", 0.6)),
+                         steps=int(self.opts["steps"]), guidance=float(self.opts["guidance"]),
+                         resolution=int(self.opts["resolution"]), codec=self.name)

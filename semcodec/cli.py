@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 train_app = typer.Typer(no_args_is_help=True, help="Train the project's own learned codecs.")
 app.add_typer(train_app, name="train")
+models_app = typer.Typer(no_args_is_help=True, help="Pretrained components: list, pull, check.")
+app.add_typer(models_app, name="models")
 
 # Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -64,6 +66,20 @@ DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the 
 MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
 OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device for model components.")]
+ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Component weights COMPONENT=ID or local folder (repeatable).")]
+
+
+def apply_model_overrides(models: list[str] | None) -> None:
+    """``--model captioner=/path`` -> the component uses that id in this process."""
+    if not models:
+        return
+    from .models.source import set_override
+
+    for item in models:
+        if "=" not in item:
+            raise InvalidInput(f"--model wants COMPONENT=ID, got {item!r}")
+        key, value = item.split("=", 1)
+        set_override(key.strip(), value.strip())
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -180,6 +196,7 @@ def encode_cmd(
     mcs: MCSOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
+    model: ModelOpt = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the reconstruction here.")] = None,
     save_signal: Annotated[Optional[Path], typer.Option("--save-signal", help="Write the received signal (npz) for `semcodec decode`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
@@ -192,16 +209,18 @@ def encode_cmd(
     from .signal_file import save_received
 
     snr_db = check_snr(snr)
+    apply_model_overrides(model)
+    if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
+        raise InvalidInput(f"{output}: unsupported output format (use .png)")
+    # The codec first: a codec that cannot run says so before torch is even imported.
+    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, parse_options(opt, mcs), device,
+                   explicit=codec is not None)
     if image is None:
         from .sample import sample_image
 
         source, image_id = sample_image(), "sample"
     else:
         source, image_id = load_image(image), image.stem
-    if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
-        raise InvalidInput(f"{output}: unsupported output format (use .png)")
-    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, parse_options(opt, mcs), device,
-                   explicit=codec is not None)
     result = c.run(source, snr_db=snr_db, channel=make_channel(channel), seed=seed)
     rec = result.record
     rec["image"] = image_id
@@ -220,8 +239,10 @@ def decode_cmd(
     signal: Annotated[Path, typer.Argument(help="A signal file written by `encode --save-signal`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Write the reconstruction here.")],
     device: DeviceOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Run only the receiver, on a saved received signal (tx and rx really split)."""
+    apply_model_overrides(model)
     from .imageio import save_image
     from .registry import load_codec
     from .signal_file import load_received
@@ -270,6 +291,7 @@ def bench_cmd(
     mcs: MCSOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
+    model: ModelOpt = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metrics (default: all registered).")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Metric shown in the table.")] = "psnr",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
@@ -285,6 +307,7 @@ def bench_cmd(
     from .registry import CODECS, load, names
 
     snrs = parse_snr_list(snr)
+    apply_model_overrides(model)
     metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
     if metric_list:
         known = names("semcodec.metrics")
@@ -296,21 +319,27 @@ def bench_cmd(
     options = parse_options(opt, mcs)
     skipped: dict[str, str] = {}
     instances = {}
-    if codecs.strip() == "all":
-        for codec_name in names(CODECS):
-            try:
-                cls = load(CODECS, codec_name)
+    explicit = codecs.strip() != "all"
+    wanted = [c.strip() for c in codecs.split(",") if c.strip()] if explicit else names(CODECS)
+    accepted_anywhere: set[str] = set()
+    for codec_name in wanted:
+        try:
+            cls = load(CODECS, codec_name)
+            accepted = {k: v for k, v in options.items() if k in cls.options}
+            accepted_anywhere |= set(accepted)
+            if not explicit:
                 ready, reason = cls.readiness()
                 if not ready:
                     skipped[codec_name] = reason
                     continue
-                accepted = {k: v for k, v in options.items() if k in cls.options}
-                instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, accepted, device)
-            except SemcodecError as exc:
-                skipped[codec_name] = str(exc)
-    else:
-        for codec_name in [c.strip() for c in codecs.split(",") if c.strip()]:
-            instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, options, device)
+            instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, accepted, device)
+        except SemcodecError as exc:
+            if explicit:
+                raise
+            skipped[codec_name] = str(exc)
+    unused = set(options) - accepted_anywhere
+    if unused and explicit:
+        raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))}")
     for codec_name, reason in skipped.items():
         err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {reason}", highlight=False)
     if not instances:
@@ -361,6 +390,61 @@ def report_cmd(
     _render_table(table, f"{results.name}: mean {metric}")
     if plot_path:
         console.print(f"figure: {plot(table, plot_path)}")
+
+
+@models_app.command("list")
+def models_list_cmd(model: ModelOpt = None) -> None:
+    """Components, the id each resolves to, who needs it, and whether it is on this machine."""
+    from rich.table import Table
+
+    from .models.catalog import status
+
+    apply_model_overrides(model)
+    table = Table(title="pretrained components")
+    for col in ("component", "id", "used by", "size", "on this machine"):
+        table.add_column(col)
+    for st in status():
+        here = f"[green]yes[/green] {st.path}" if st.path else "[red]no[/red]"
+        table.add_row(st.key, st.model_id, ", ".join(st.used_by), st.size, here)
+    console.print(table)
+    console.print("ids: --model COMPONENT=ID, SEMCODEC_<COMPONENT>, or \\[models] in semcodec.toml; "
+                  "a local folder may stand for any id")
+
+
+@models_app.command("pull")
+def models_pull_cmd(
+    target: Annotated[str, typer.Argument(help="A codec (e.g. multi-sc) or a component (e.g. captioner).")],
+    model: ModelOpt = None,
+) -> None:
+    """Download the weights a codec or component needs (needs internet access)."""
+    from .models.catalog import components_for, pull
+
+    apply_model_overrides(model)
+    for key in components_for(target):
+        console.print(f"{key}: {pull(key)}")
+
+
+@models_app.command("check")
+def models_check_cmd(
+    target: Annotated[Optional[str], typer.Argument(help="A codec or component (default: all).")] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Load each component from the cache and run one tiny forward pass."""
+    from .errors import ModelUnavailable
+    from .models.catalog import check, components_for
+    from .models.source import COMPONENTS, missing_reason
+
+    apply_model_overrides(model)
+    if device:
+        os.environ["SEMCODEC_DEVICE"] = device
+    keys = components_for(target) if target else list(COMPONENTS)
+    missing = [k for k in keys if missing_reason(k, target)]
+    if missing:
+        raise ModelUnavailable(missing_reason(missing[0], target) + (
+            f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+    for key in keys:
+        console.print(f"[green]ok[/green] {key}: {check(key)}")
 
 
 @train_app.command("deep-jscc")

@@ -143,7 +143,7 @@ def _stable_diffusion(folder: Path) -> tuple[Path, Path]:
                                         num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77,
                                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet,
-                                   scheduler=PNDMScheduler(skip_prk_steps=True), safety_checker=None,
+                                   scheduler=PNDMScheduler(skip_prk_steps=True, steps_offset=1), safety_checker=None,
                                    # IP-Adapter preprocesses its image prompt with this (32 px encoder)
                                    feature_extractor=CLIPImageProcessor(size={"shortest_edge": 32},
                                                                         crop_size={"height": 32, "width": 32}),

@@ -42,3 +42,33 @@ def kodim23(kodak_dir):
 def small_image(kodim23):
     """A 192x256 crop of kodim23: big enough for MS-SSIM, small enough to be quick."""
     return kodim23[:, 160:352, 256:512].contiguous()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny random LLaVA, BLIP, BART, CLIP, SD + IP-Adapter and FCN, used through the real code path."""
+    from semcodec.testing import build_tiny_models, use_tiny_models
+
+    paths = build_tiny_models(tmp_path_factory.mktemp("tiny_models"))
+    old = use_tiny_models(paths)
+    yield paths
+    for env, value in old.items():
+        if value is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = value
+
+
+#: Options that keep the tiny generator quick: 2 diffusion steps at 64 px, short captions.
+TINY_OPTS = {"steps": 2, "resolution": 64, "max_new_tokens": 16}
+
+
+@pytest.fixture(scope="session")
+def tiny_kodak(kodak_dir, tmp_path_factory):
+    """Three Kodak images downscaled to 96x64 (the semantic codecs' tests need no more)."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("kodak_small")
+    for name in ("kodim05", "kodim15", "kodim23"):
+        Image.open(kodak_dir / f"{name}.png").resize((96, 64)).save(folder / f"{name}.png")
+    return folder

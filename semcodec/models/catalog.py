@@ -1,0 +1,126 @@
+"""`semcodec models`: which components each codec needs, pulling them, checking them.
+
+Which codec needs which component comes from the codecs themselves (their ``components``
+attribute, read through the entry-point registry), plus the ``clip_cos`` metric's CLIP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidInput, ModelUnavailable
+from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, component, locate, model_id, torch_checkpoints
+
+
+@dataclass
+class ComponentStatus:
+    key: str
+    model_id: str
+    used_by: list[str]
+    path: Path | None
+    size: str
+
+
+def users() -> dict[str, list[str]]:
+    """component -> codecs (and metrics) that need it, from the installed codecs."""
+    from ..registry import CODECS, load, names
+
+    out: dict[str, list[str]] = {key: [] for key in COMPONENTS}
+    for name in names(CODECS):
+        try:
+            cls = load(CODECS, name)
+        except Exception:  # a broken plugin is reported by `semcodec codecs`, not here
+            continue
+        for key in getattr(cls, "components", ()):
+            out.setdefault(key, []).append(name)
+    out["clip"].append("metric clip_cos")
+    return out
+
+
+def _size_of(path: Path) -> str:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    return f"{total / 1e9:.2f} GB" if total > 1e8 else f"{total / 1e6:.1f} MB"
+
+
+def status() -> list[ComponentStatus]:
+    who = users()
+    out = []
+    for key, comp in COMPONENTS.items():
+        path = locate(key)
+        out.append(ComponentStatus(key, model_id(key), who.get(key, []), path,
+                                   _size_of(path) if path else f"~{comp.size}"))
+    return out
+
+
+def components_for(target: str) -> list[str]:
+    """A codec name or a component name -> the component keys it stands for."""
+    if target in COMPONENTS:
+        return [target]
+    wanted = [key for key, codecs in users().items() if target in codecs]
+    if not wanted:
+        raise InvalidInput(f"{target!r} is neither a component ({', '.join(COMPONENTS)}) "
+                           "nor a codec that needs pretrained weights")
+    return wanted
+
+
+def pull(key: str) -> Path:
+    """Download ``key``'s weights into the HF / torch cache (with a progress bar)."""
+    mid = model_id(key)
+    if Path(mid).expanduser().exists():
+        return Path(mid).expanduser()
+    if mid == TORCHVISION_FCN:
+        from torchvision.models.segmentation import FCN_ResNet50_Weights
+
+        FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1.get_state_dict(progress=True)
+        return torch_checkpoints() / FCN_FILE
+    from huggingface_hub import snapshot_download
+
+    patterns = None
+    if key == "ip_adapter":
+        patterns = ["models/ip-adapter_sd15.bin", "models/image_encoder/*"]
+    elif key == "generator":
+        patterns = ["model_index.json", "*/*.json", "*/*.txt", "*/*.safetensors"]
+    try:
+        return Path(snapshot_download(mid, allow_patterns=patterns))
+    except Exception as exc:  # network errors come in many types; say it in one line
+        raise ModelUnavailable(f"could not download {key} {mid!r}: {type(exc).__name__}: {exc}") from None
+
+
+def check(key: str) -> str:
+    """Load ``key`` from the cache and run one tiny forward pass; returns what it produced."""
+    import torch
+
+    probe = torch.rand(3, 64, 64)
+    if key == "captioner":
+        from .captioner import LlavaCaptioner
+
+        return repr(LlavaCaptioner(max_new_tokens=8).caption([probe])[0])
+    if key == "blip":
+        from .captioner import BlipCaptioner
+
+        return repr(BlipCaptioner(max_new_tokens=8).caption([probe])[0])
+    if key == "speller":
+        from .speller import SpellingCorrector
+
+        return repr(SpellingCorrector().correct(["a cqt on a sofa"])[0])
+    if key == "clip":
+        from .clip import ClipEmbedder
+
+        return f"embedding dim {ClipEmbedder().image_embeds([probe]).shape[-1]}"
+    if key == "segmenter":
+        from .segmenter import Segmenter
+
+        seg = Segmenter(size=64).segment(probe)
+        return "no object" if seg is None else f"{seg.label} at {seg.box}"
+    if key in ("generator", "ip_adapter"):
+        from .generator import Generator
+
+        image, _ = Generator(ip_adapter=key == "ip_adapter", steps=1, resolution=64).generate(
+            "a photo", (64, 64), image_prompt=probe if key == "ip_adapter" else None)
+        return f"image {tuple(image.shape)}"
+    raise InvalidInput(f"unknown component {key!r}")
+
+
+__all__ = ["status", "pull", "check", "components_for", "component"]

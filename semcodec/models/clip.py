@@ -28,13 +28,13 @@ class ClipEmbedder:
         self.device = device
 
     def image_embeds(self, images: list):
-        """``[N, D]`` unit vectors of ``images``."""
+        """``[N, D]`` unit vectors of ``images`` (on the CPU, float32)."""
         import torch
 
         processor, model = load_once(self.component, self.device, _load)
         pixels = processor(images=to_pil(images), return_tensors="pt")["pixel_values"]
         with torch.no_grad():
-            v = _vector(model.get_image_features(pixel_values=pixels.to(model.device, model.dtype))).float()
+            v = _vector(model.get_image_features(pixel_values=pixels.to(model.device, model.dtype))).float().cpu()
         return v / v.norm(dim=-1, keepdim=True)
 
     def text_embeds(self, texts: list[str]):
@@ -43,7 +43,7 @@ class ClipEmbedder:
         processor, model = load_once(self.component, self.device, _load)
         tokens = processor(text=texts, return_tensors="pt", padding=True, truncation=True)
         with torch.no_grad():
-            v = _vector(model.get_text_features(**{k: t.to(model.device) for k, t in tokens.items()})).float()
+            v = _vector(model.get_text_features(**{k: t.to(model.device) for k, t in tokens.items()})).float().cpu()
         return v / v.norm(dim=-1, keepdim=True)
 
     def cosine(self, a, b) -> float:

@@ -56,7 +56,9 @@ class MCS:
 
 
 ALL_MCS = [MCS(m, r) for m in ("bpsk", "qpsk", "16qam", "64qam") for r in RATES]
-ALL_MCS.sort(key=lambda m: (m.nominal_efficiency, m.modulation))
+# By efficiency; at equal efficiency the smaller constellation (more robust) comes last, so the
+# automatic choice prefers it (16qam-3/4 over 64qam-1/2).
+ALL_MCS.sort(key=lambda m: (m.nominal_efficiency, -m.mod.bits_per_symbol))
 
 
 def mcs_index(m: MCS) -> int:

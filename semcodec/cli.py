@@ -64,6 +64,9 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the channel noise.
 BandwidthOpt = Annotated[str, typer.Option("--bandwidth", help="Channel-use budget k/n, e.g. 1/12.")]
 DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
 MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
+GridOpt = Annotated[Optional[int], typer.Option("--grid", help="Sub-image grid per side (multi-sc; default 2).")]
+TextFecOpt = Annotated[Optional[str], typer.Option("--text-fec", help="none (the letter's setting) or ldpc (semantic codecs).")]
+PasteOpt = Annotated[Optional[bool], typer.Option("--paste-slice/--no-paste-slice", help="Paste the received object slice back (multi-sc).")]
 OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device for model components.")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Component weights COMPONENT=ID or local folder (repeatable).")]
@@ -92,8 +95,9 @@ def parse_snr_list(text: str) -> list[float]:
     return [check_snr(p) for p in parts]
 
 
-def parse_options(opts: list[str] | None, mcs: str | None = None) -> dict[str, object]:
-    """``KEY=VALUE`` strings -> dict (numbers and booleans parsed; strings kept)."""
+def parse_options(opts: list[str] | None, **shortcuts: object) -> dict[str, object]:
+    """``KEY=VALUE`` strings (numbers and booleans parsed) plus the shortcut flags that were given
+    (``--mcs``, ``--grid``, ``--text-fec``, ``--paste-slice``) -> codec options."""
     import json
 
     out: dict[str, object] = {}
@@ -105,8 +109,7 @@ def parse_options(opts: list[str] | None, mcs: str | None = None) -> dict[str, o
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             out[key.strip()] = value
-    if mcs:
-        out["mcs"] = mcs
+    out.update({k: v for k, v in shortcuts.items() if v is not None})
     return out
 
 
@@ -194,6 +197,9 @@ def encode_cmd(
     bandwidth: BandwidthOpt = "1/12",
     design_snr: DesignOpt = None,
     mcs: MCSOpt = None,
+    grid: GridOpt = None,
+    text_fec: TextFecOpt = None,
+    paste_slice: PasteOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
     model: ModelOpt = None,
@@ -213,8 +219,8 @@ def encode_cmd(
     if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
         raise InvalidInput(f"{output}: unsupported output format (use .png)")
     # The codec first: a codec that cannot run says so before torch is even imported.
-    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, parse_options(opt, mcs), device,
-                   explicit=codec is not None)
+    options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
+    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
     if image is None:
         from .sample import sample_image
 
@@ -251,7 +257,6 @@ def decode_cmd(
     cls = load_codec(codec_name)
     codec = cls(bandwidth=config.get("bandwidth", 1 / 12), design_snr_db=config.get("design_snr_db"),
                 device=device, **(config.get("options") or {}))
-    codec._channel_snr_db = received.snr_db
     recon = codec.decode(received)
     save_image(recon.image, output)
     console.print(f"{codec_name}: {recon.status}, wrote {output}")
@@ -289,6 +294,9 @@ def bench_cmd(
     bandwidth: BandwidthOpt = "1/12",
     design_snr: DesignOpt = None,
     mcs: MCSOpt = None,
+    grid: GridOpt = None,
+    text_fec: TextFecOpt = None,
+    paste_slice: PasteOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
     model: ModelOpt = None,
@@ -316,7 +324,7 @@ def bench_cmd(
                 raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
     name, images = datasets.resolve(dataset, data)
     images = images[:limit] if limit else images
-    options = parse_options(opt, mcs)
+    options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
     skipped: dict[str, str] = {}
     instances = {}
     explicit = codecs.strip() != "all"

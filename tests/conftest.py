@@ -24,6 +24,15 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path
                           text=True, env=full_env, timeout=timeout, cwd=cwd)
 
 
+def no_models_env(tmp_path: Path) -> dict:
+    """Environment of a machine with no pretrained weights: empty caches, no component overrides."""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch")}
+    for var in list(os.environ):
+        if var.startswith("SEMCODEC_") and var not in ("SEMCODEC_TEST_DATA", "SEMCODEC_DATA"):
+            env[var] = ""
+    return env
+
+
 @pytest.fixture(scope="session")
 def kodak_dir() -> Path:
     if not (KODAK / "kodim23.png").exists():

@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import no_models_env, run_cli
 
 REQUIRED = {"codec", "dataset", "image", "snr_db", "channel", "seed", "status", "channel_uses",
             "bandwidth_ratio", "metrics", "unavailable", "streams", "texts", "elapsed_s", "semcodec_version"}
@@ -102,8 +102,8 @@ def test_hostile_inputs_give_exit_2_and_one_line(kodak_dir, tmp_path):
         _assert_one_line_error(run_cli(*args), needle)
 
 
-def test_default_codec_not_ready_names_the_no_download_codec(kodak_dir):
-    out = run_cli("encode", kodak_dir / "kodim23.png", "--snr", "10")
+def test_default_codec_not_ready_names_the_no_download_codec(kodak_dir, tmp_path):
+    out = run_cli("encode", kodak_dir / "kodim23.png", "--snr", "10", env=no_models_env(tmp_path))
     _assert_one_line_error(out, "--codec deep-jscc")
 
 

@@ -79,3 +79,19 @@ def test_codec_round_trip_beats_threshold_and_degrades_gracefully(kodim23):
     assert hi["bandwidth_ratio"] == pytest.approx(1 / 12, rel=0.01)
     assert 0 < hi["metrics"]["psnr"] - lo["metrics"]["psnr"] < 4  # no cliff
     assert clean["metrics"]["psnr"] >= hi["metrics"]["psnr"]
+
+
+def test_rayleigh_training_and_resume(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray((torch.rand(24, 24, 3).numpy() * 255).astype("uint8")).save(folder / f"{i}.png")
+    out = tmp_path / "r.safetensors"
+    cfg = TrainConfig(data=[str(folder)], val=[str(folder)], channel="rayleigh", epochs=2, batch=4, crop=16)
+    assert train_deep_jscc(cfg, out)["epochs_done"] == 2
+    cfg.epochs = 4
+    seen = []
+    card = train_deep_jscc(cfg, out, resume=True, progress=lambda e, n, loss, v: seen.append(e))
+    assert seen == [3, 4] and card["epochs_done"] == 4 and card["channel"] == "rayleigh"

@@ -1,22 +1,12 @@
 """The pretrained-component layer on the tiny kit (real from_pretrained / pipeline code)."""
 
-import os
 import time
 
 import pytest
 import torch
 
+from conftest import no_models_env as _empty_caches
 from conftest import run_cli
-
-NO_MODELS_ENV = {"HF_HUB_OFFLINE": "1"}
-
-
-def _empty_caches(tmp_path) -> dict:
-    env = {**NO_MODELS_ENV, "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch")}
-    for var in list(os.environ):
-        if var.startswith("SEMCODEC_") and var not in ("SEMCODEC_TEST_DATA", "SEMCODEC_DATA"):
-            env[var] = ""
-    return env
 
 
 def test_llava_captions_a_batch_of_four_in_one_generate_call(tiny_models, monkeypatch):

@@ -110,3 +110,27 @@ def test_cli_encode_and_bench_run_all_three(tiny_models, tiny_kodak, tmp_path):
     assert bench.returncode == 0, bench.stderr
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted({r["codec"] for r in recs}) == sorted(SEMANTIC) and len(recs) == 6
+
+
+def test_text_fec_ldpc_protects_the_texts(tiny_models, tiny_kodak):
+    from semcodec.imageio import load_image
+
+    image = load_image(tiny_kodak / "kodim05.png")
+    plain = load_codec("vlm-csc")(**TINY_OPTS)
+    coded = load_codec("vlm-csc")(**TINY_OPTS, text_fec="ldpc")
+    rec_plain = plain.run(image, snr_db=3.0, channel=AWGNChannel(), metrics=["bleu"]).record
+    rec_coded = coded.run(image, snr_db=3.0, channel=AWGNChannel(), metrics=["bleu"]).record
+    t_plain, t_coded = rec_plain["texts"]["caption_0"], rec_coded["texts"]["caption_0"]
+    assert t_plain["received"] != t_plain["sent"]
+    assert t_coded["received"] == t_coded["sent"]
+    assert rec_coded["streams"]["caption_0"]["channel_uses"] % 864 == 0  # whole QPSK rate-1/2 codewords
+
+
+def test_grid_option_from_the_cli(tiny_models, tiny_kodak):
+    opts = [a for k, v in TINY_OPTS.items() for a in ("--opt", f"{k}={v}")]
+    out = run_cli("encode", tiny_kodak / "kodim05.png", "--codec", "multi-sc", "--snr", "10", "--grid", "3",
+                  "--paste-slice", "--opt", "segment_size=64", "--json", *opts)
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    assert len([k for k in rec["streams"] if k.startswith("sub_")]) == 9
+    assert rec["config"]["options"]["paste_slice"] is True

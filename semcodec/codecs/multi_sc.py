@@ -103,13 +103,12 @@ class MultiScCodec(SemanticCodec):
         captions = captioner.caption(split_grid(image, self.grid))
         return Analysis({f"sub_{i}": c for i, c in enumerate(captions)}, slice_, box, label, index, found)
 
-    def _slice_codec(self):
+    def _slice_codec(self, design_snr_db: float | None = None):
+        """The deep-JSCC link of the slice (the receiver's checkpoint comes from the header)."""
         from .deep_jscc import DeepJsccCodec
 
-        codec = DeepJsccCodec(bandwidth=float(self.opts["slice_bandwidth"]), design_snr_db=self.design_snr_db,
-                              device=self.device)
-        codec._channel_snr_db = self._channel_snr_db
-        return codec
+        return DeepJsccCodec(bandwidth=float(self.opts["slice_bandwidth"]), design_snr_db=design_snr_db,
+                             device=self.device)
 
     def _slice_for_channel(self, slice_: "Tensor") -> "Tensor":
         from torch.nn import functional as F
@@ -125,7 +124,7 @@ class MultiScCodec(SemanticCodec):
     def encode(self, image: "Tensor") -> Signal:
         analysis = self.analysed(image, self._analyse)
         streams, lengths, sent = self.text_streams(analysis.captions)
-        slice_sig = self._slice_codec().encode(self._slice_for_channel(analysis.slice))
+        slice_sig = self._slice_codec(self.operating_snr_db()).encode(self._slice_for_channel(analysis.slice))
         streams["slice"] = Stream(slice_sig.streams["image"].symbols, "analog")
         h, w = image.shape[-2:]
         header = {"height": int(h), "width": int(w), "text_lengths": lengths, "grid": self.grid,

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .loading import load_once, to_pil
-from .source import dtype_for
+from .loading import hf_pair, load_once, to_pil
 
 #: The Multi-SC letter's fixed query for every sub-image.
 PROMPT = "Relay a brief, clear account of the picture shown."
 
 
 def _load_llava(path: str, device: str) -> tuple[Any, Any]:
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
-
-    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-    processor.tokenizer.padding_side = "left"
-    model = LlavaForConditionalGeneration.from_pretrained(path, dtype=dtype_for(device), local_files_only=True)
-    return processor, model.to(device).eval()
+    processor, model = hf_pair("AutoProcessor", "LlavaForConditionalGeneration")(path, device)
+    processor.tokenizer.padding_side = "left"  # batched generation continues every prompt at its end
+    return processor, model
 
 
 class LlavaCaptioner:
@@ -61,14 +57,6 @@ class LlavaCaptioner:
         return self.ask(images, PROMPT)
 
 
-def _load_blip(path: str, device: str) -> tuple[Any, Any]:
-    from transformers import BlipForConditionalGeneration, BlipProcessor
-
-    processor = BlipProcessor.from_pretrained(path, local_files_only=True)
-    model = BlipForConditionalGeneration.from_pretrained(path, dtype=dtype_for(device), local_files_only=True)
-    return processor, model.to(device).eval()
-
-
 class BlipCaptioner:
     """BLIP image captioning (unconditional), batched."""
 
@@ -80,7 +68,8 @@ class BlipCaptioner:
     def caption(self, images: list) -> list[str]:
         import torch
 
-        processor, model = load_once(self.component, self.device, _load_blip, self.codec)
+        processor, model = load_once(self.component, self.device,
+                                      hf_pair("BlipProcessor", "BlipForConditionalGeneration"), self.codec)
         inputs = processor(images=to_pil(images), return_tensors="pt")
         pixel_values = inputs["pixel_values"].to(model.device, model.dtype)
         with torch.no_grad():

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .loading import hf_pair, load_once, to_pil
 
-from .loading import load_once, to_pil
-from .source import dtype_for
-
-
-def _load(path: str, device: str) -> tuple[Any, Any]:
-    from transformers import CLIPModel, CLIPProcessor
-
-    processor = CLIPProcessor.from_pretrained(path, local_files_only=True)
-    model = CLIPModel.from_pretrained(path, dtype=dtype_for(device), local_files_only=True)
-    return processor, model.to(device).eval()
+_load = hf_pair("CLIPProcessor", "CLIPModel")
 
 
 def _vector(out):

@@ -36,6 +36,22 @@ def quiet_libraries() -> None:
     diffusers_logging.disable_progress_bar()
 
 
+def hf_pair(processor_class: str, model_class: str) -> Callable[[str, str], tuple[Any, Any]]:
+    """A builder loading ``(processor, model)`` of two transformers classes from a local folder."""
+
+    def build(path: str, device: str) -> tuple[Any, Any]:
+        import transformers
+
+        from .source import dtype_for
+
+        processor = getattr(transformers, processor_class).from_pretrained(path, local_files_only=True)
+        model = getattr(transformers, model_class).from_pretrained(path, dtype=dtype_for(device),
+                                                                  local_files_only=True)
+        return processor, model.to(device).eval()
+
+    return build
+
+
 def to_pil(images) -> list:
     """``[3, H, W]`` tensors (or PIL images) -> PIL images."""
     from ..imageio import tensor_to_pil

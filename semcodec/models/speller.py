@@ -3,18 +3,9 @@ removed the text2text pipeline)."""
 
 from __future__ import annotations
 
-from typing import Any
+from .loading import hf_pair, load_once
 
-from .loading import load_once
-from .source import dtype_for
-
-
-def _load(path: str, device: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype_for(device), local_files_only=True)
-    return tok, model.to(device).eval()
+_load = hf_pair("AutoTokenizer", "AutoModelForSeq2SeqLM")
 
 
 class SpellingCorrector:

@@ -151,9 +151,3 @@ def mmse_equalize(y: "torch.Tensor", h: "torch.Tensor | None", n0: float) -> "to
         return y
     return y * h.conj() / (h.abs().square() + n0)
 
-
-def by_name(name: str, **options) -> Channel:
-    """Instantiate a registered channel (entry-point group ``semcodec.channels``)."""
-    from .registry import load_channel
-
-    return load_channel(name)(**options)

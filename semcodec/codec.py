@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
-from .signal import Reconstruction, Signal
+from .signal import Reconstruction, Record, Signal
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -31,7 +31,7 @@ DEFAULT_BANDWIDTH = 1 / 12
 class RunResult:
     """One transmission: the record (JSON-ready dict) and what the receiver rebuilt."""
 
-    record: dict[str, Any]
+    record: Record
     reconstruction: Reconstruction
     signal: Signal
     received: "Received"
@@ -76,6 +76,7 @@ class Codec(ABC):
         self.device = device
         self.opts = {**self.options, **options}
         self._channel_snr_db: float | None = None
+        self._tx_info: dict[str, Any] = {}  # set by encode; for the record only
 
     # -- readiness -------------------------------------------------------------------------
     @classmethod
@@ -106,7 +107,7 @@ class Codec(ABC):
 
     def transmitter_info(self) -> dict[str, Any]:
         """Transmitter-side facts for the record (e.g. texts sent); never given to ``decode``."""
-        return getattr(self, "_tx_info", {})
+        return self._tx_info
 
     # -- template method -------------------------------------------------------------------
     def run(
@@ -164,13 +165,13 @@ def stream_summary(signal: Signal) -> dict[str, dict[str, Any]]:
 
 def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Tensor",
                  values: dict, unavailable: dict, received: "Received", seed: int,
-                 elapsed: float) -> dict[str, Any]:
+                 elapsed: float) -> Record:
     """The DESIGN.md record of one transmission (dataset/image are added by the caller)."""
     from . import __version__
 
     h, w = image.shape[-2:]
     uses = signal.channel_uses
-    return {
+    record: Record = {
         "codec": codec.name,
         "dataset": None,
         "image": None,
@@ -190,4 +191,6 @@ def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Te
         "design_snr_db": codec.operating_snr_db(),
         "image_size": [int(h), int(w)],
         "info": recon.info,
+        "transmitter": {k: v for k, v in codec.transmitter_info().items() if k != "texts"},
     }
+    return record

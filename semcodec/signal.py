@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -112,3 +112,35 @@ class Reconstruction:
     status: str = "ok"
     texts: dict[str, dict[str, str]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class Record(TypedDict, total=False):
+    """One transmission as written to JSONL and printed by ``encode --json`` (DESIGN.md schema).
+
+    Fixed fields: codec, dataset, image, snr_db, channel, seed, status (``ok``,
+    ``decode_failed``, ``skipped``), channel_uses, bandwidth_ratio, metrics (name -> value or
+    None), unavailable (name -> reason), streams (name -> kind, channel_uses, bits), texts,
+    elapsed_s, semcodec_version. Extra fields: config (bandwidth, design SNR, options — part of
+    the bench's resume key), design_snr_db, image_size, info (receiver), transmitter.
+    """
+
+    codec: str
+    dataset: str | None
+    image: str | None
+    snr_db: float
+    channel: str
+    seed: int
+    status: str
+    channel_uses: int
+    bandwidth_ratio: float
+    metrics: dict[str, float | None]
+    unavailable: dict[str, str]
+    streams: dict[str, dict[str, Any]]
+    texts: dict[str, dict[str, str]] | None
+    elapsed_s: float
+    semcodec_version: str
+    config: dict[str, Any]
+    design_snr_db: float
+    image_size: list[int]
+    info: dict[str, Any]
+    transmitter: dict[str, Any]

@@ -20,8 +20,6 @@ from typing import Callable
 
 from .errors import DatasetError, InvalidInput
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
-
 
 @dataclass
 class TrainConfig:
@@ -45,15 +43,9 @@ class TrainConfig:
 
 def list_images(folders: list[str]) -> list[Path]:
     """All image files directly inside ``folders`` (sorted, so runs are reproducible)."""
-    files: list[Path] = []
-    for folder in folders:
-        p = Path(folder)
-        if not p.is_dir():
-            raise DatasetError(f"{folder}: not a folder of images")
-        files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DatasetError(f"no images found in {', '.join(folders)}")
-    return files
+    from .data import folder
+
+    return [image.path for f in folders for image in folder(f, "training data")]
 
 
 def _load_uint8(files: list[Path], device) -> list:

@@ -13,7 +13,7 @@ from semcodec.codecs.hevc import HevcEncoder, decode
 def test_noiseless_decode_is_bit_identical_to_hevc_decode_of_the_sent_stream(small_image):
     codec = BpgLdpcCodec(design_snr_db=10.0)
     res = codec.run(small_image, snr_db=10.0, channel=NoiselessChannel())
-    q = codec.transmitter_info()["quality"]
+    q = res.record["transmitter"]["quality"]
     sent = codec.hevc.encode(small_image, q)
     assert res.reconstruction.status == "ok"
     assert torch.equal(res.reconstruction.image, decode(sent))

@@ -76,7 +76,7 @@ def test_multi_sc_streams_header_and_slice_accounting(tiny_models, tiny_kodak):
     rec = codec.run(load_image(tiny_kodak / "kodim05.png"), snr_db=10.0, channel=AWGNChannel()).record
     assert sorted(rec["streams"]) == ["header", "slice", "sub_0", "sub_1", "sub_2", "sub_3"]
     assert rec["streams"]["header"]["bits"] == BASE_HEADER_BITS + 4 * 16 + 4
-    top, left, bottom, right = rec["info"]["box"] if "box" in rec["info"] else codec.transmitter_info()["box"]
+    top, left, bottom, right = rec["transmitter"]["box"]
     h, w = bottom - top, right - left
     hp, wp = h + (-h) % 4, w + (-w) % 4
     assert rec["streams"]["slice"]["channel_uses"] == 16 * hp * wp // 32  # c = 16 for k/n = 1/6

@@ -91,7 +91,7 @@ class BpgLdpcCodec(Codec):
         h, w, n_bytes = hdr["height"], hdr["width"], hdr["payload_bytes"]
         grey = torch.full((3, h, w), 0.5)
         mcs = parse_mcs(hdr["mcs"])
-        info = {"mcs": mcs.name, "payload_bytes": n_bytes, **self.transmitter_info()}
+        info = {"mcs": mcs.name, "payload_bytes": n_bytes}
         if n_bytes == 0:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": "budget too small for any bitstream"})
         stream = received.streams["image"]

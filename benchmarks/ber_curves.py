@@ -41,10 +41,11 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--snr-min", type=float, default=-6.0)
     ap.add_argument("--snr-max", type=float, default=24.0)
+    ap.add_argument("--step", type=float, default=0.5)
     ap.add_argument("--write-table", action="store_true")
     args = ap.parse_args()
     gen = torch.Generator().manual_seed(2026)
-    snrs = [args.snr_min + i for i in range(int(args.snr_max - args.snr_min) + 1)]
+    snrs = [args.snr_min + i * args.step for i in range(int(round((args.snr_max - args.snr_min) / args.step)) + 1)]
     fer: dict[str, dict[str, float]] = {}
     ber: dict[str, dict[str, float]] = {}
     rows = []
@@ -52,7 +53,7 @@ def main() -> None:
         fer[mcs.name], ber[mcs.name] = {}, {}
         zeros = 0
         for snr in snrs:
-            if zeros >= 2:  # two clean points in a row: the waterfall is behind us
+            if zeros >= 3:  # three clean points in a row: the waterfall is behind us
                 fer[mcs.name][f"{snr:g}"], ber[mcs.name][f"{snr:g}"] = 0.0, 0.0
                 continue
             b, f = measure(mcs, snr, args.frames, gen)

@@ -43,12 +43,13 @@ def test_decoder_fixes_errors_the_channel_made():
 
 
 def test_fer_matches_benchmark_table_within_tolerance():
-    """bpsk-1/2 at -2 dB sits on the waterfall: FER within 0.08 of benchmarks/ber_curves.py."""
-    table = mcs_table()["fer"]["bpsk-1/2"]["-2"]
-    info, dec, ok, _ = _frames(parse_mcs("bpsk-1/2"), -2.0, 300, seed=11)
+    """bpsk-1/2 at Es/N0 -1.5 dB (pyldpc's snr 1.5) sits on the waterfall: its FER over 300 frames
+    is within 0.08 (about 4 standard deviations) of the table benchmarks/ber_curves.py wrote."""
+    table = mcs_table()["fer"]["bpsk-1/2"]["-1.5"]
+    info, dec, ok, _ = _frames(parse_mcs("bpsk-1/2"), -1.5, 300, seed=11)
     fer = (dec != info).any(1).float().mean().item()
     assert abs(fer - table) < 0.08
-    assert 0.2 < fer < 1.0  # really on the waterfall, not trivially 0 or 1
+    assert 0.05 < fer < 0.95  # really on the waterfall, not trivially 0 or 1
     # The parity check flags exactly the frames that are wrong (up to undetected errors).
     assert ((~ok) == (dec != info).any(1)).float().mean().item() > 0.99
 

@@ -102,16 +102,19 @@ def kodak24(data: str | os.PathLike | None = None, download: bool = True) -> lis
     images = []
     for name, digest in KODAK24_SHA256.items():
         path = folder / name
-        if not path.exists():
+        fresh = not path.exists()
+        if fresh:
             if not download:
                 raise DatasetError(f"{path} is missing")
             folder.mkdir(parents=True, exist_ok=True)
             _download(KODAK_URL.format(name=name), path)
         actual = sha256(path)
         if actual != digest:
+            if fresh:  # never keep a download that fails its digest
+                path.unlink()
             raise DatasetError(
-                f"{path} fails its pinned SHA-256 (expected {digest[:12]}…, got {actual[:12]}…); "
-                "delete it to download it again"
+                f"{path} fails its pinned SHA-256 (expected {digest[:12]}…, got {actual[:12]}…)"
+                + ("; the download was discarded" if fresh else "; delete it to download it again")
             )
         images.append(DatasetImage(path.stem, path))
     return images

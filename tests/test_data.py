@@ -39,3 +39,38 @@ def test_any_folder_is_a_dataset_and_missing_named_ones_explain_themselves(kodak
     with pytest.raises(DatasetError, match="Berkeley"):
         data.resolve("bsds500", tmp_path)
     assert len(data.resolve("bsds500", kodak_dir.parent)[1]) == 100
+
+
+class _Served:
+    """Stands in for the Kodak host: serves files from a folder, optionally one tampered."""
+
+    def __init__(self, folder, tamper=None):
+        self.folder, self.tamper, self.urls = folder, tamper, []
+
+    def __call__(self, url, timeout=None):
+        import io
+
+        self.urls.append(url)
+        name = url.rsplit("/", 1)[-1]
+        raw = bytearray((self.folder / name).read_bytes())
+        if name == self.tamper:
+            raw[100] ^= 1
+        return io.BytesIO(bytes(raw))  # usable as a context manager, like a response
+
+
+def test_kodak24_downloads_what_is_missing_and_verifies_it(kodak_dir, tmp_path, monkeypatch):
+    served = _Served(kodak_dir)
+    monkeypatch.setattr(data.urllib.request, "urlopen", served)
+    images = data.kodak24(tmp_path)
+    assert len(images) == 24 and len(served.urls) == 24
+    assert served.urls[0] == "https://r0k.us/graphics/kodak/kodak/kodim01.png"
+    assert (tmp_path / "kodak24" / "kodim24.png").exists()
+    data.kodak24(tmp_path)
+    assert len(served.urls) == 24  # nothing downloaded twice
+
+
+def test_a_tampered_download_is_discarded(kodak_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(data.urllib.request, "urlopen", _Served(kodak_dir, tamper="kodim03.png"))
+    with pytest.raises(DatasetError, match="download was discarded"):
+        data.kodak24(tmp_path)
+    assert not (tmp_path / "kodak24" / "kodim03.png").exists()

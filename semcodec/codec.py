@@ -105,8 +105,13 @@ class Codec(ABC):
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
         return {"bandwidth": self.bandwidth, "design_snr_db": self.design_snr_db, "options": dict(self.opts)}
 
+    def note_transmitter(self, **facts: Any) -> None:
+        """Called by ``encode`` to put transmitter-side facts (texts sent, quality chosen, ...)
+        in the record. ``texts`` (name -> sent text) is what BLEU compares against."""
+        self._tx_info.update(facts)
+
     def transmitter_info(self) -> dict[str, Any]:
-        """Transmitter-side facts for the record (e.g. texts sent); never given to ``decode``."""
+        """Transmitter-side facts of the last ``encode``; never given to ``decode``."""
         return self._tx_info
 
     # -- template method -------------------------------------------------------------------
@@ -123,7 +128,7 @@ class Codec(ABC):
         from .metrics import compute_metrics
 
         self._channel_snr_db = float(snr_db)
-        self._tx_info = {}
+        self._tx_info = {}  # facts of this run's encode only
         t0 = time.perf_counter()
         signal = self.encode(image)
         received = channel.transmit(signal, snr_db, seed=seed)

@@ -73,11 +73,11 @@ class BpgLdpcCodec(Codec):
         header = {"height": int(h), "width": int(w), "mcs": mcs.name, "mcs_index": mcs_index(mcs),
                   "payload_bytes": 0 if fit is None else len(fit[1])}
         if fit is None:  # nothing fits: nothing is sent, the receiver can only show grey
-            self._tx_info = {"mcs": mcs.name, "quality": None, "max_bytes": max_bytes}
+            self.note_transmitter(mcs=mcs.name, quality=None, max_bytes=max_bytes)
             empty = Stream(torch.zeros(0, dtype=torch.complex64), "digital", bits=0)
             return Signal({"image": empty}, header, HEADER_BITS)
         quality, data = fit
-        self._tx_info = {"mcs": mcs.name, "quality": quality, "max_bytes": max_bytes}
+        self.note_transmitter(mcs=mcs.name, quality=quality, max_bytes=max_bytes)
         stream = Stream(transmit_bytes(data, mcs), "digital", bits=len(data) * 8)
         return Signal({"image": stream}, header, HEADER_BITS)
 

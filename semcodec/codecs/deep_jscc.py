@@ -122,7 +122,7 @@ class DeepJsccCodec(Codec):
         with torch.no_grad():
             symbols, _ = model.encode(image.unsqueeze(0).to(next(model.parameters()).device))
         h, w = image.shape[-2:]
-        self._tx_info = {"checkpoint": ckpt.name}
+        self.note_transmitter(checkpoint=ckpt.name)
         header = {"height": int(h), "width": int(w), "checkpoint": ckpt.name}
         return Signal({"image": Stream(symbols[0].cpu(), "analog")}, header, HEADER_BITS)
 

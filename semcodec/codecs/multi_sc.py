@@ -130,8 +130,8 @@ class MultiScCodec(SemanticCodec):
         header = {"height": int(h), "width": int(w), "text_lengths": lengths, "grid": self.grid,
                   "box": list(analysis.box), "label": analysis.label, "object_found": analysis.found,
                   "slice": slice_sig.header}
-        self._tx_info = {"texts": sent, "object_found": analysis.found, "label": analysis.label,
-                         "box": list(analysis.box)}
+        self.note_transmitter(texts=sent, object_found=analysis.found, label=analysis.label,
+                              box=list(analysis.box))
         bits = BASE_HEADER_BITS + TEXT_LENGTH_BITS * len(lengths) + 4  # + 4: slice checkpoint index
         return Signal(streams, header, bits)
 

@@ -35,7 +35,7 @@ class VlmCscCodec(SemanticCodec):
         caption = self.analysed(image, self._analyse)
         streams, lengths, sent = self.text_streams({"caption_0": caption})
         h, w = image.shape[-2:]
-        self._tx_info = {"texts": sent}
+        self.note_transmitter(texts=sent)
         header = {"height": int(h), "width": int(w), "text_lengths": lengths}
         return Signal(streams, header, 2 * 16 + TEXT_LENGTH_BITS)
 

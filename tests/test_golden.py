@@ -1,0 +1,46 @@
+"""Golden records on a tiny image: the numbers a fixed seed gives must not drift silently.
+
+Regenerate after an intended change with ``SEMCODEC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py``
+and say why in the commit.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from semcodec.channel import AWGNChannel, RayleighChannel
+from semcodec.registry import load_codec
+
+GOLDEN = Path(__file__).parent / "golden" / "records.json"
+CASES = [("uncoded-analog", "awgn", 5.0), ("deep-jscc", "awgn", 8.0), ("deep-jscc", "rayleigh", 8.0),
+         ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0)]
+
+
+def _summary(rec: dict) -> dict:
+    return {"status": rec["status"], "channel_uses": rec["channel_uses"],
+            "streams": {k: [v["channel_uses"], v["bits"]] for k, v in rec["streams"].items()},
+            "psnr": round(rec["metrics"]["psnr"], 2)}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+
+
+@pytest.mark.parametrize("codec,channel,snr", CASES)
+def test_record_matches_golden(small_image, golden, codec, channel, snr):
+    chan = AWGNChannel() if channel == "awgn" else RayleighChannel(coherence=256)
+    rec = load_codec(codec)().run(small_image[:, :96, :128], snr_db=snr, channel=chan, seed=1,
+                                  metrics=["psnr"]).record
+    key = f"{codec}/{channel}/{snr:g}"
+    got = _summary(rec)
+    if os.environ.get("SEMCODEC_UPDATE_GOLDEN"):
+        golden[key] = got
+        GOLDEN.write_text(json.dumps(dict(sorted(golden.items())), indent=1) + "\n")
+    assert key in golden, "no golden record yet: run with SEMCODEC_UPDATE_GOLDEN=1"
+    want = golden[key]
+    assert got["status"] == want["status"] and got["channel_uses"] == want["channel_uses"]
+    assert got["streams"] == want["streams"]
+    assert got["psnr"] == pytest.approx(want["psnr"], abs=0.05)

@@ -134,3 +134,15 @@ def test_grid_option_from_the_cli(tiny_models, tiny_kodak):
     rec = json.loads(out.stdout)
     assert len([k for k in rec["streams"] if k.startswith("sub_")]) == 9
     assert rec["config"]["options"]["paste_slice"] is True
+
+
+def test_no_object_sends_a_centre_crop_and_says_so(tiny_models, tiny_kodak, monkeypatch):
+    from semcodec.imageio import load_image
+    from semcodec.models import segmenter
+
+    monkeypatch.setattr(segmenter.Segmenter, "segment", lambda self, image: None)
+    rec = load_codec("multi-sc")(**_opts("multi-sc")).run(load_image(tiny_kodak / "kodim15.png"), snr_db=10.0,
+                                                         channel=AWGNChannel(), metrics=["psnr"]).record
+    assert rec["transmitter"]["object_found"] is False
+    assert rec["transmitter"]["box"] == [16, 24, 48, 72]  # the centre half of 64x96
+    assert "no object" in rec["info"]["note"]

@@ -137,6 +137,16 @@ def make_codec(name: str, bandwidth: str, design_snr: str | None, options: dict,
     return cls(bandwidth=parse_ratio(bandwidth), design_snr_db=design, device=device, **options)
 
 
+def check_writable(path: Path | None) -> None:
+    """Fail before the (possibly long) work when an output could not be written afterwards."""
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or path.is_dir():
+        raise InvalidInput(f"cannot write {path}: no writable folder {parent}" if not path.is_dir()
+                           else f"cannot write {path}: it is a folder")
+
+
 def make_channel(name: str):
     from .registry import load_channel
 
@@ -218,6 +228,8 @@ def encode_cmd(
     apply_model_overrides(model)
     if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
         raise InvalidInput(f"{output}: unsupported output format (use .png)")
+    check_writable(output)
+    check_writable(save_signal)
     # The codec first: a codec that cannot run says so before torch is even imported.
     options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
     c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
@@ -249,6 +261,7 @@ def decode_cmd(
 ) -> None:
     """Run only the receiver, on a saved received signal (tx and rx really split)."""
     apply_model_overrides(model)
+    check_writable(output)
     from .imageio import save_image
     from .registry import load_codec
     from .signal_file import load_received

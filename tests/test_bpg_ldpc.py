@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from semcodec.channel import AWGNChannel, NoiselessChannel
 from semcodec.codecs.bpg_ldpc import HEADER_BITS, BpgLdpcCodec
-from semcodec.codecs.hevc import HevcEncoder, decode
+from semcodec.codecs.hevc import HevcEncoder, decode, pack, split_container, unpack
 
 
 def test_noiseless_decode_is_bit_identical_to_hevc_decode_of_the_sent_stream(small_image):
@@ -16,7 +16,8 @@ def test_noiseless_decode_is_bit_identical_to_hevc_decode_of_the_sent_stream(sma
     q = res.record["transmitter"]["quality"]
     sent = codec.hevc.encode(small_image, q)
     assert res.reconstruction.status == "ok"
-    assert torch.equal(res.reconstruction.image, decode(sent))
+    assert torch.equal(res.reconstruction.image, codec.hevc.decode(sent))
+    assert torch.equal(codec.hevc.decode(sent), decode(codec.hevc.heif(small_image, q)))
     assert res.record["streams"]["image"]["bits"] == len(sent) * 8
 
 
@@ -58,3 +59,15 @@ def test_forced_mcs_is_used(small_image):
     rec = BpgLdpcCodec(mcs="qpsk-1/2").run(small_image, snr_db=30.0, channel=AWGNChannel(),
                                            metrics=["psnr"]).record
     assert rec["info"]["mcs"] == "qpsk-1/2"
+
+
+def test_container_is_sent_compressed_and_rebuilt_exactly(small_image):
+    enc = HevcEncoder()
+    heif = enc.heif(small_image, 30)
+    boxes, payload = split_container(heif)
+    packet = pack(heif, enc.template)
+    assert unpack(packet, enc.template) == heif
+    assert len(packet) < len(heif) - 200  # ~380 bytes of boxes become ~80
+    assert packet.endswith(payload)
+    with pytest.raises(ValueError):
+        enc.decode(b"\x00\x10" + bytes(30) + payload)

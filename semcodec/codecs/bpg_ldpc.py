@@ -85,7 +85,6 @@ class BpgLdpcCodec(Codec):
         import torch
 
         from ..phy.link import parse_mcs, receive_bytes
-        from .hevc import decode as hevc_decode
 
         hdr = received.header
         h, w, n_bytes = hdr["height"], hdr["width"], hdr["payload_bytes"]
@@ -99,7 +98,7 @@ class BpgLdpcCodec(Codec):
                                             n_bytes, int(self.opts["iterations"]))
         info.update(failed_codewords=failed, codewords=total)
         try:
-            image = hevc_decode(data)
+            image = self.hevc.decode(data)
         except ValueError as exc:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": str(exc)})
         if tuple(image.shape) != (3, h, w):

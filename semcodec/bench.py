@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -64,7 +64,6 @@ class BenchPlan:
     seed: int = 0
     metrics: list[str] | None = None
     out: Path = Path("results.jsonl")
-    skipped: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> Iterator[tuple["DatasetImage", str, float]]:
         for image in self.images:

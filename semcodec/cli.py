@@ -267,10 +267,7 @@ def decode_cmd(
     from .signal_file import load_received
 
     received, codec_name, config, _ = load_received(signal)
-    cls = load_codec(codec_name)
-    codec = cls(bandwidth=config.get("bandwidth", 1 / 12), design_snr_db=config.get("design_snr_db"),
-                device=device, **(config.get("options") or {}))
-    recon = codec.decode(received)
+    recon = load_codec(codec_name).from_config(config, device).decode(received)
     save_image(recon.image, output)
     console.print(f"{codec_name}: {recon.status}, wrote {output}")
 

@@ -110,6 +110,12 @@ class Codec(ABC):
         in the record. ``texts`` (name -> sent text) is what BLEU compares against."""
         self._tx_info.update(facts)
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], device: str | None = None) -> "Codec":
+        """The codec :meth:`config` describes (how a separate receiver process rebuilds it)."""
+        return cls(bandwidth=config.get("bandwidth", DEFAULT_BANDWIDTH), design_snr_db=config.get("design_snr_db"),
+                   device=device, **(config.get("options") or {}))
+
     def transmitter_info(self) -> dict[str, Any]:
         """Transmitter-side facts of the last ``encode``; never given to ``decode``."""
         return self._tx_info

@@ -21,6 +21,11 @@ StreamKind = Literal["digital", "analog"]
 HEADER_BITS_PER_CHANNEL_USE = 1.0
 
 
+def header_channel_uses(bits: int) -> int:
+    """Channel uses that ``bits`` of side information cost (1 bit per use, rounded up)."""
+    return math.ceil(bits / HEADER_BITS_PER_CHANNEL_USE)
+
+
 @dataclass
 class Stream:
     """One orthogonal stream on the channel.
@@ -54,7 +59,7 @@ class Signal:
 
     @property
     def header_channel_uses(self) -> int:
-        return math.ceil(self.header_bits / HEADER_BITS_PER_CHANNEL_USE)
+        return header_channel_uses(self.header_bits)
 
     @property
     def channel_uses(self) -> int:

@@ -26,8 +26,15 @@ def fake_entry_points(monkeypatch):
 
 
 def test_builtins_are_entry_points_listed_without_import():
-    names = registry.names(registry.CODECS)
-    assert {"bpg-ldpc", "deep-jscc"} <= set(names)
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom semcodec.registry import CODECS, names\nprint(names(CODECS))\n"
+            "print([m for m in sys.modules if m.startswith('semcodec.codecs.') or m == 'torch'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    listed, imported = out.stdout.strip().splitlines()
+    assert "'bpg-ldpc'" in listed and "'deep-jscc'" in listed and "'uncoded-analog'" in listed
+    assert imported == "[]"
     assert registry.registered(registry.CODECS)["deep-jscc"].distribution == "semcodec"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..codec import Codec
-from ..errors import InvalidInput
 from ..signal import Reconstruction, Signal, Stream
 
 if TYPE_CHECKING:
@@ -63,12 +62,11 @@ class BpgLdpcCodec(Codec):
         import torch
 
         from ..phy.link import capacity_bytes, mcs_index, transmit_bytes
-        from ..signal import HEADER_BITS_PER_CHANNEL_USE
+        from ..signal import header_channel_uses
 
         h, w = image.shape[-2:]
         mcs = self.mcs()
-        header_uses = int(HEADER_BITS / HEADER_BITS_PER_CHANNEL_USE)
-        max_bytes = capacity_bytes(self.budget(h, w) - header_uses, mcs)
+        max_bytes = capacity_bytes(self.budget(h, w) - header_channel_uses(HEADER_BITS), mcs)
         fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
         header = {"height": int(h), "width": int(w), "mcs": mcs.name, "mcs_index": mcs_index(mcs),
                   "payload_bytes": 0 if fit is None else len(fit[1])}

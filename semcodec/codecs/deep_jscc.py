@@ -41,8 +41,9 @@ class Checkpoint:
     card: dict
 
 
-def shipped_checkpoints() -> list[Checkpoint]:
-    """The checkpoints that come with the package, sorted by (ratio, SNR)."""
+@lru_cache(maxsize=1)
+def shipped_checkpoints() -> tuple[Checkpoint, ...]:
+    """The checkpoints that come with the package, sorted by (ratio, SNR); cards read once."""
     folder = Path(str(resources.files("semcodec") / "weights"))
     out = []
     for card_path in sorted(folder.glob("deep_jscc_*.json")):
@@ -50,7 +51,7 @@ def shipped_checkpoints() -> list[Checkpoint]:
         weights = card_path.with_suffix(".safetensors")
         if weights.is_file():
             out.append(Checkpoint(card_path.stem, weights, card["bandwidth_ratio"], card["train_snr_db"], card))
-    return sorted(out, key=lambda c: (c.bandwidth_ratio, c.train_snr_db))
+    return tuple(sorted(out, key=lambda c: (c.bandwidth_ratio, c.train_snr_db)))
 
 
 def choose_checkpoint(bandwidth: float, snr_db: float) -> Checkpoint:

@@ -16,7 +16,7 @@ When FCN finds no object, a centre crop is sent instead and the record says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import InvalidInput
 from ..signal import Reconstruction, Signal, Stream

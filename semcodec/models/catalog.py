@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput, ModelUnavailable
-from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, component, locate, model_id, torch_checkpoints
+from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, torch_checkpoints
 
 
 @dataclass
@@ -122,5 +122,3 @@ def check(key: str) -> str:
         return f"image {tuple(image.shape)}"
     raise InvalidInput(f"unknown component {key!r}")
 
-
-__all__ = ["status", "pull", "check", "components_for", "component"]

@@ -15,7 +15,7 @@ LLR convention: positive = bit 0 more likely.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -44,10 +44,6 @@ class LDPCCode:
     generator: torch.Tensor
     layers: list[torch.Tensor]
     H: np.ndarray
-
-    @property
-    def rate(self) -> float:
-        return self.k / self.n
 
     def encode(self, info: torch.Tensor) -> torch.Tensor:
         """Information bits ``[B, k]`` (0/1) -> codewords ``[B, n]`` (uint8): ``G u mod 2``."""
@@ -83,7 +79,7 @@ class LDPCCode:
         layered_nms(x, self.columns, int(iterations), np.float32(alpha), bool(early_stop), hard, ok, used)
         return torch.from_numpy(hard[:, : self.k]), torch.from_numpy(ok), torch.from_numpy(used)
 
-    @property
+    @cached_property
     def columns(self) -> np.ndarray:
         """int32 ``[layers, rows, d_c]``: the columns of each check, layer by layer."""
         return np.ascontiguousarray(torch.stack(self.layers).numpy().astype(np.int32))

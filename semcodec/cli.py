@@ -508,6 +508,49 @@ def train_deep_jscc_cmd(
     console.print(f"wrote {out} (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)")
 
 
+@train_app.command("adjscc")
+def train_adjscc_cmd(
+    data: Annotated[list[Path], typer.Option("--data", help="Folder of training images (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write (.safetensors; a .json card and a .state.pt beside it).")],
+    eval_data: Annotated[Optional[list[Path]], typer.Option("--eval", help="Folder evaluated periodically (e.g. kodak24); never trained on.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Total optimiser steps (the cosine schedule's length).")] = 150_000,
+    batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
+    crop: Annotated[int, typer.Option("--crop", min=16)] = 128,
+    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
+    width: Annotated[int, typer.Option("--width", min=8, help="Feature channels at 1/4 resolution.")] = 64,
+    blocks: Annotated[int, typer.Option("--blocks", min=0, help="Residual blocks per side.")] = 2,
+    snr_min: Annotated[float, typer.Option("--snr-min")] = -5.0,
+    snr_max: Annotated[float, typer.Option("--snr-max")] = 20.0,
+    eval_every: Annotated[int, typer.Option("--eval-every", min=1)] = 2500,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
+    threads: Annotated[int, typer.Option("--threads", min=0, help="torch CPU threads (0: torch's default).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
+) -> None:
+    """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
+    from .adaptive_training import AdaptiveTrainConfig, train_adaptive
+    from .channel import check_snr
+
+    config = AdaptiveTrainConfig(
+        data=[str(d) for d in data], eval_data=[str(e) for e in eval_data or []], steps=steps,
+        batch=batch, crop=crop, lr=lr, width=width, blocks=blocks, snr_min=check_snr(snr_min),
+        snr_max=check_snr(snr_max), eval_every=eval_every, seed=seed, device=device, threads=threads,
+    )
+    if config.snr_min > config.snr_max:
+        raise InvalidInput("--snr-min must not exceed --snr-max")
+
+    def progress(step: int, loss: float, kodak: dict | None) -> None:
+        psnr = 10 * __import__("math").log10(1 / max(loss, 1e-12))
+        line = f"step {step}/{steps}  train {psnr:.2f} dB"
+        if kodak:
+            line += "  eval " + "  ".join(f"{k} dB: {v:.2f}" for k, v in kodak.items())
+        err_console.print(line, highlight=False)
+
+    train_adaptive(config, out, resume=resume, progress=progress,
+                   command="semcodec " + " ".join(sys.argv[1:]))
+    console.print(f"wrote {out}")
+
+
 def main() -> None:
     """Console-script entry point: SemcodecError -> one red line, exit 2."""
     try:

@@ -1,0 +1,278 @@
+"""Training of the SNR-adaptive JSCC network (``semcodec train adjscc``).
+
+Why its own loop: one model learns every SNR and both bandwidths, so each sample draws its own
+SNR (uniform in ``[snr_min, snr_max]`` dB) and each step draws a bandwidth; the schedule is
+AdamW with linear warm-up and cosine decay over ``steps``; an exponential moving average (EMA)
+of the weights is what gets evaluated and shipped (it gives most of a low-learning-rate finish
+at any point of a long run, so a checkpoint taken mid-run is already good). Runs are meant to
+be long and interrupted: every ``save_every`` steps the weights, the EMA, the optimiser, the
+step and the RNG states are written atomically, and ``--resume`` continues bit for bit.
+
+The noise is the project's convention (:mod:`semcodec.channel`): unit mean symbol energy per
+image, complex noise of variance ``N0 = 10^(-SNR/10)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import DatasetError, InvalidInput
+
+
+@dataclass
+class AdaptiveTrainConfig:
+    """Everything that determines a training run (written into the checkpoint's card)."""
+
+    data: list[str]
+    eval_data: list[str] = field(default_factory=list)
+    steps: int = 150_000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 1000
+    clip: float = 1.0
+    ema: float = 0.999
+    snr_min: float = -5.0
+    snr_max: float = 20.0
+    ratios: list[float] = field(default_factory=lambda: [1 / 12, 1 / 6])
+    ratio_weights: list[float] = field(default_factory=lambda: [2.0, 1.0])
+    c_max: int = 16
+    width: int = 64
+    blocks: int = 2
+    seed: int = 0
+    save_every: int = 500
+    eval_every: int = 2500
+    eval_snrs: list[float] = field(default_factory=lambda: [0.0, 10.0, 19.0])
+    device: str = "cpu"
+    threads: int = 0
+
+
+#: Settings a resumed run may change: how long it runs and where, not what it learns.
+RESUMABLE_CHANGES = frozenset({"steps", "save_every", "eval_every", "eval_snrs", "eval_data", "device", "threads"})
+
+
+def lr_at(step: int, config: AdaptiveTrainConfig) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then cosine decay to 1 % of it."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    t = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def augmented_crops(images: list, n: int, crop: int, rng: random.Random):
+    """``n`` random ``crop``² patches, each flipped and rotated by a multiple of 90° at random."""
+    import torch
+
+    out = []
+    for _ in range(n):
+        img = images[rng.randrange(len(images))]
+        h, w = img.shape[-2:]
+        top, left = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
+        patch = img[:, top : top + crop, left : left + crop]
+        if rng.random() < 0.5:
+            patch = patch.flip(-1)
+        out.append(torch.rot90(patch, rng.randrange(4), dims=(-2, -1)))
+    return torch.stack(out).float().div_(255.0)
+
+
+def forward(model, x, snr_db, c: int, generator=None, channel: str = "awgn"):
+    """Encoder -> channel at per-sample ``snr_db [B]`` -> (MMSE equaliser) -> decoder."""
+    import torch
+
+    from .channel import complex_noise, mmse_equalize, noise_variance
+
+    s, shape = model.encode(x, snr_db, c)
+    snr = torch.as_tensor(snr_db, dtype=torch.float32, device=x.device).reshape(-1, 1)
+    n0 = noise_variance(snr)
+    noise = complex_noise(s.shape, 1.0, generator, s.device) * n0.sqrt()
+    if channel == "rayleigh":
+        h = complex_noise((s.shape[0], 1), 1.0, generator, s.device).expand_as(s)
+        s = mmse_equalize(h * s + noise, h, n0)
+    else:
+        s = s + noise
+    return model.decode(s, shape, x.shape[-2:], snr_db)
+
+
+def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234) -> dict[str, float]:
+    """Mean PSNR (dB) over whole ``images`` (uint8 ``[3, H, W]``) at each SNR, AWGN."""
+    import torch
+
+    out = {}
+    model.eval()
+    with torch.no_grad():
+        for snr in snrs:
+            gen = torch.Generator(device=images[0].device).manual_seed(seed)
+            psnrs = []
+            for img in images:
+                x = img.float().div(255.0).unsqueeze(0)
+                x_hat = forward(model, x, snr, c, gen).clamp(0, 1)
+                mse = torch.mean((x_hat - x) ** 2).item()
+                psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            out[f"{snr:g}"] = round(sum(psnrs) / len(psnrs), 3)
+    model.train()
+    return out
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_adaptive(path: Path, model, card: dict) -> None:
+    """Write ``path`` (safetensors, the EMA weights) and ``path.json`` (the card), atomically."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic_write(path, lambda p: save_file(tensors, str(p), metadata={"architecture": json.dumps(card["architecture"])}))
+    _atomic_write(path.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+
+
+def train_adaptive(
+    config: AdaptiveTrainConfig,
+    out: Path,
+    resume: bool = False,
+    progress: Callable[[int, float, dict | None], None] | None = None,
+    command: str | None = None,
+) -> dict:
+    """Train (or resume) and write ``out`` (EMA weights) with its JSON card; returns the card.
+
+    ``progress(step, loss, kodak)`` is called every 100 steps and after each evaluation.
+    """
+    import torch
+
+    from .data import folder
+    from .networks.adjscc import AdaptiveJSCC, latent_channels
+    from .training import _load_uint8, list_images
+
+    if config.steps < 1 or config.batch < 1:
+        raise InvalidInput("--steps and --batch must be at least 1")
+    if config.crop % 4 or config.crop < 16:
+        raise InvalidInput("--crop must be a multiple of 4 and at least 16")
+    try:
+        cs = [latent_channels(r, config.c_max) for r in config.ratios]
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+
+    train_imgs = [im for im in _load_uint8(list_images(config.data), device)
+                  if min(im.shape[-2:]) >= config.crop]
+    if not train_imgs:
+        raise DatasetError(f"no training image is at least {config.crop} px on each side")
+    eval_imgs = _load_uint8([im.path for f in config.eval_data for im in folder(f, "evaluation data")],
+                            device) if config.eval_data else []
+
+    model = AdaptiveJSCC(config.c_max, config.width, config.blocks).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+    )
+    step, history, seconds = 0, [], 0.0
+    state_path = out.with_suffix(".state.pt")
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        changed = sorted(k for k, v in asdict(config).items()
+                         if state["config"].get(k) != v and k not in RESUMABLE_CHANGES)
+        if changed:
+            raise InvalidInput(f"cannot resume {state_path}: the configuration differs ({', '.join(changed)})")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history, seconds = state["step"], state["history"], state["seconds"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def checkpoint() -> dict:
+        card = _card(config, model, step, history, seconds, len(train_imgs), command)
+        save_adaptive(out, ema, card)
+        blob = {"config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(), "step": step, "history": history,
+                "seconds": seconds, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()}
+        _atomic_write(state_path, lambda p: torch.save(blob, p))
+        return card
+
+    use_amp = device.type == "cuda"
+    t_last = time.time()
+    running = None
+    while step < config.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        c = rng.choices(cs, weights=config.ratio_weights)[0]
+        x = augmented_crops(train_imgs, config.batch, config.crop, rng)
+        snr = torch.empty(config.batch, device=device).uniform_(config.snr_min, config.snr_max)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            x_hat = forward(model, x, snr, c)
+        loss = torch.nn.functional.mse_loss(x_hat.float(), x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        with torch.no_grad():
+            d = min(config.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - d)
+            for be, bm in zip(ema.buffers(), model.buffers()):
+                be.copy_(bm)
+        step += 1
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        now = time.time()
+        seconds += now - t_last
+        t_last = now
+        kodak = None
+        if eval_imgs and (step % config.eval_every == 0 or step == config.steps):
+            kodak = evaluate(ema, eval_imgs, config.eval_snrs, cs[0])
+            history.append({"step": step, "seconds": round(seconds, 1), "psnr_db": kodak})
+            t_last = time.time()
+        if step % config.save_every == 0 or step == config.steps or kodak is not None:
+            checkpoint()
+        if progress and (step % 100 == 0 or kodak is not None):
+            progress(step, running, kodak)
+    return checkpoint()
+
+
+def _card(config: AdaptiveTrainConfig, model, step: int, history: list, seconds: float,
+          n_train: int, command: str | None) -> dict:
+    import platform
+
+    import torch
+
+    return {
+        "model": "adjscc: SNR- and rate-adaptive deep JSCC (ADJSCC attention, channel masking)",
+        "architecture": model.architecture(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "bandwidth_ratios": config.ratios,
+        "snr_range_db": [config.snr_min, config.snr_max],
+        "steps_done": step,
+        "train_images": n_train,
+        "train_seconds": round(seconds, 1),
+        "hardware": f"{config.device}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}",
+        "torch": torch.__version__,
+        "weights": "exponential moving average of the trained weights",
+        "kodak24_eval": history,
+        "config": asdict(config),
+        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+    }

@@ -1,0 +1,1 @@
+"""Neural networks used by the learned codecs (no codec logic, no channel)."""

@@ -1,7 +1,8 @@
 """The bench runner: every (image, codec, SNR) once, appended to a JSONL file as it is made.
 
-Each record is written and flushed the moment it exists, so an interrupted run loses at most
-the transmission in flight; a rerun with the same ``--out`` skips every item already there.
+Each record is written, flushed and fsynced the moment it exists (:mod:`.results_file`), so an
+interrupted run loses at most the transmission in flight; a rerun with the same ``--out`` skips
+every item already there.
 Items are ordered image → codec → SNR, so a codec's SNR-independent transmitter work (rate
 fit, segmentation, captions) is cached per image and reused across the sweep.
 """
@@ -15,41 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from .errors import InvalidInput
+from .errors import InvalidInput, SemcodecError
+from .results_file import ResultsWriter, deduplicate, read_results, record_key, skipped_record
 
 if TYPE_CHECKING:
     from .codec import Codec
     from .data import DatasetImage
 
 
-def record_key(rec: dict[str, Any]) -> str:
-    """What makes two records the same work item (the codec's configuration included)."""
-    cfg = rec.get("config") or {}
-    return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]),
-                       rec["channel"], int(rec["seed"]), cfg.get("bandwidth"),
-                       cfg.get("design_snr_db"), cfg.get("options", {})], sort_keys=True)
-
-
 def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """All complete records of a JSONL file; a torn last line (killed mid-write) is ignored."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    out = []
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "codec" in rec and "snr_db" in rec:
-            out.append(rec)
-    return out
+    """The usable records of a results file, one per work item (see :mod:`.results_file`)."""
+    return deduplicate(read_results(path).records)
 
 
 @dataclass
@@ -81,41 +58,69 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
             "channel": plan.channel.name, "seed": plan.seed, "config": codec.config()}
 
 
-def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
+def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
+              on_warning: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run every missing item of ``plan``; returns all records for the plan (old and new).
 
-    ``on_record(record, was_cached)`` is called once per item, in order.
+    ``on_record(record, was_cached)`` is called once per item, in order; ``on_warning(line)``
+    for what was found wrong in the results file (a torn tail moved aside, foreign lines).
+    An image that cannot be read (corrupt, over the pixel limit) becomes a ``skipped`` record
+    with its reason and the run goes on; skipped items are tried again on every resume.
     """
     from .imageio import load_image
 
-    done = {record_key(r): r for r in read_records(plan.out)}
-    plan.out.parent.mkdir(parents=True, exist_ok=True)
+    warn = on_warning or (lambda line: None)
     results: list[dict[str, Any]] = []
-    loaded: tuple[str, Any] | None = None
-    try:
-        f = open(plan.out, "a", encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {plan.out}: {exc.strerror or exc}") from None
-    with f:
+    with ResultsWriter(plan.out) as writer:
+        if writer.moved_torn:
+            warn(f"{plan.out} ended in a torn line (a run killed mid-write); moved it to {writer.moved_torn}")
+        found = read_results(plan.out)
+        if found.problems():
+            warn(f"{plan.out}: ignored {found.problems()}")
+        done = {record_key(r): r for r in deduplicate(found.records)}
+        loaded: tuple[str, Any, str | None] | None = None
         for image, name, snr in plan.items():
             codec = plan.codecs[name]
-            key = record_key(_placeholder(plan, image, codec, snr))
-            if key in done:
-                results.append(done[key])
+            placeholder = _placeholder(plan, image, codec, snr)
+            cached = done.get(record_key(placeholder))
+            if cached is not None and cached["status"] != "skipped":
+                results.append(cached)
                 if on_record:
-                    on_record(done[key], True)
+                    on_record(cached, True)
                 continue
             if loaded is None or loaded[0] != image.id:
-                loaded = (image.id, load_image(image.path))
-            rec = codec.run(loaded[1], snr_db=snr, channel=plan.channel, seed=plan.seed,
-                            metrics=plan.metrics).record
+                try:
+                    loaded = (image.id, load_image(image.path), None)
+                except SemcodecError as exc:
+                    loaded = (image.id, None, str(exc))
+            rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder)
             rec["dataset"], rec["image"] = plan.dataset, image.id
-            f.write(json.dumps(rec, allow_nan=False) + "\n")
-            f.flush()
+            if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
+                rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
+            else:
+                writer.append(rec)
+                was_cached = False
             results.append(rec)
             if on_record:
-                on_record(rec, False)
+                on_record(rec, was_cached)
     return results
+
+
+def _attempt(plan: BenchPlan, codec: "Codec", snr: float, image: Any, load_error: str | None,
+             placeholder: dict[str, Any]) -> dict[str, Any]:
+    """One transmission's record, or a ``skipped`` record saying why it could not be made."""
+    reason = load_error
+    if reason is None:
+        try:
+            return dict(codec.run(image, snr_db=snr, channel=plan.channel, seed=plan.seed,
+                                  metrics=plan.metrics).record)
+        except InvalidInput as exc:  # this image cannot go through this codec (e.g. too large)
+            reason = str(exc)
+        except MemoryError:
+            reason = "out of memory"
+    p = placeholder
+    return skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
+                          p["config"], reason)
 
 
 @dataclass

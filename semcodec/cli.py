@@ -60,7 +60,8 @@ NO_DOWNLOAD_CODEC = "deep-jscc"
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
 ChannelOpt = Annotated[str, typer.Option("--channel", help="awgn, rayleigh or noiseless.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the channel noise.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
+MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
 BandwidthOpt = Annotated[str, typer.Option("--bandwidth", help="Channel-use budget k/n, e.g. 1/12.")]
 DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
 MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
@@ -83,6 +84,15 @@ def apply_model_overrides(models: list[str] | None) -> None:
             raise InvalidInput(f"--model wants COMPONENT=ID, got {item!r}")
         key, value = item.split("=", 1)
         set_override(key.strip(), value.strip())
+
+
+def check_metric(metric: str) -> None:
+    """A metric shown in a table must be one a record can hold."""
+    from .registry import METRICS, names
+
+    known = names(METRICS)
+    if metric not in known:
+        raise InvalidInput(f"unknown metric {metric!r} (known: {', '.join(known)})")
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -147,6 +157,50 @@ def check_writable(path: Path | None) -> None:
                            else f"cannot write {path}: it is a folder")
 
 
+#: What matplotlib can write, so a bad --plot suffix fails before the run, not after it.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg")
+
+
+def check_output(path: Path | None, suffixes: tuple[str, ...] | None = None) -> None:
+    """An output path must have a known format (when ``suffixes``) and be writable."""
+    if path is None:
+        return
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InvalidInput(f"{path}: unsupported format {path.suffix or '(no suffix)'!r} "
+                           f"(use one of {', '.join(suffixes)})")
+    check_writable(path)
+
+
+def check_device(device: str | None) -> None:
+    """``--device`` must name a device this machine has; checked before any work."""
+    if not device:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InvalidInput(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cpu":
+        return
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInput(f"--device {device}: no CUDA GPU on this machine (use --device cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidInput(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return
+    if dev.type == "mps" and torch.backends.mps.is_available():
+        return
+    raise InvalidInput(f"--device {device}: not available on this machine (use cpu or cuda)")
+
+
+def apply_limits(max_pixels: int | None) -> None:
+    from .limits import set_max_pixels
+
+    set_max_pixels(max_pixels)
+
+
 def make_channel(name: str):
     from .registry import load_channel
 
@@ -158,14 +212,14 @@ def codecs_cmd() -> None:
     """List the installed codecs: kind, what each needs, and whether it can run here."""
     from rich.table import Table
 
-    from .registry import CODECS, load, registered
+    from .registry import CODECS, load_codec, registered
 
     table = Table(title="semcodec codecs")
     for col in ("name", "kind", "needs", "ready", "provided by"):
         table.add_column(col)
     for name, item in registered(CODECS).items():
         try:
-            cls = load(CODECS, name)
+            cls = load_codec(name)
             ready, reason = cls.readiness()
             status = "[green]yes[/green]" if ready else f"[red]no[/red]: {reason}"
             table.add_row(name, cls.kind, cls.needs, status, item.distribution)
@@ -216,6 +270,7 @@ def encode_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the reconstruction here.")] = None,
     save_signal: Annotated[Optional[Path], typer.Option("--save-signal", help="Write the received signal (npz) for `semcodec decode`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
+    max_pixels: MaxPixelsOpt = None,
 ) -> None:
     """Send one image: transmitter -> channel -> receiver, and measure what arrives."""
     import json
@@ -226,13 +281,13 @@ def encode_cmd(
 
     snr_db = check_snr(snr)
     apply_model_overrides(model)
-    if output is not None and output.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg"):
-        raise InvalidInput(f"{output}: unsupported output format (use .png)")
-    check_writable(output)
-    check_writable(save_signal)
+    apply_limits(max_pixels)
+    check_output(output, IMAGE_SUFFIXES)
+    check_output(save_signal)
     # The codec first: a codec that cannot run says so before torch is even imported.
     options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
     c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
+    check_device(device)
     if image is None:
         from .sample import sample_image
 
@@ -258,16 +313,18 @@ def decode_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Write the reconstruction here.")],
     device: DeviceOpt = None,
     model: ModelOpt = None,
+    opt: Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Receiver option KEY=VALUE, e.g. checkpoint=PATH for a checkpoint of your own (a signal file never names a file to load).")] = None,
+    max_pixels: MaxPixelsOpt = None,
 ) -> None:
     """Run only the receiver, on a saved received signal (tx and rx really split)."""
     apply_model_overrides(model)
-    check_writable(output)
+    apply_limits(max_pixels)
+    check_output(output, IMAGE_SUFFIXES)
+    check_device(device)
     from .imageio import save_image
-    from .registry import load_codec
-    from .signal_file import load_received
+    from .signal_file import decode_file
 
-    received, codec_name, config, _ = load_received(signal)
-    recon = load_codec(codec_name).from_config(config, device).decode(received)
+    codec_name, recon = decode_file(signal, device, parse_options(opt))
     save_image(recon.image, output)
     console.print(f"{codec_name}: {recon.status}, wrote {output}")
 
@@ -316,16 +373,24 @@ def bench_cmd(
     data: Annotated[Optional[Path], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
+    max_pixels: MaxPixelsOpt = None,
 ) -> None:
     """Run codecs over a dataset at several SNRs; resumable; ends with a comparison table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import data as datasets
     from .bench import BenchPlan, aggregate, plot, run_bench
-    from .registry import CODECS, load, names
+    from .registry import CODECS, load_codec, names
+
+    from .results_file import check_results_path
 
     snrs = parse_snr_list(snr)
     apply_model_overrides(model)
+    apply_limits(max_pixels)
+    check_output(plot_path, PLOT_SUFFIXES)
+    check_results_path(out)
+    check_writable(out)
+    check_metric(metric)
     metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
     if metric_list:
         known = names("semcodec.metrics")
@@ -342,7 +407,7 @@ def bench_cmd(
     accepted_anywhere: set[str] = set()
     for codec_name in wanted:
         try:
-            cls = load(CODECS, codec_name)
+            cls = load_codec(codec_name)
             accepted = {k: v for k, v in options.items() if k in cls.options}
             accepted_anywhere |= set(accepted)
             if not explicit:
@@ -362,6 +427,7 @@ def bench_cmd(
         err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {reason}", highlight=False)
     if not instances:
         raise InvalidInput("no codec is ready to run")
+    check_device(device)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
                      channel=make_channel(channel), seed=seed, metrics=metric_list, out=out)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -376,8 +442,11 @@ def bench_cmd(
                 last += f" {metric} {value:.3g}"
             bar.update(task, advance=1, last=last)
 
+        def on_warning(line: str) -> None:
+            err_console.print(f"[yellow]note:[/yellow] {line}", highlight=False, soft_wrap=True)
+
         try:
-            records = run_bench(plan, on_record)
+            records = run_bench(plan, on_record, on_warning)
         except KeyboardInterrupt:
             bar.stop()
             err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "
@@ -397,13 +466,19 @@ def report_cmd(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the metric-vs-SNR figure.")] = None,
 ) -> None:
     """The comparison table (and figure) from saved results."""
-    from .bench import aggregate, plot, read_records
+    from .bench import aggregate, plot
+    from .imageio import check_readable_file
+    from .results_file import deduplicate, read_results
 
-    if not results.is_file():
-        raise InvalidInput(f"{results}: no such file")
-    records = read_records(results)
+    check_metric(metric)
+    check_output(plot_path, PLOT_SUFFIXES)
+    check_readable_file(results)
+    found = read_results(results)
+    if found.problems():
+        err_console.print(f"[yellow]note:[/yellow] {results}: ignored {found.problems()}", highlight=False)
+    records = deduplicate(found.records)
     if not records:
-        raise InvalidInput(f"{results}: no records")
+        raise InvalidInput(f"{results}: no semcodec records")
     table = aggregate(records, metric)
     _render_table(table, f"{results.name}: mean {metric}")
     if plot_path:
@@ -551,30 +626,71 @@ def train_adjscc_cmd(
     console.print(f"wrote {out}")
 
 
+def _one_line(text: str) -> str:
+    """The first non-empty line of ``text``, so an error never floods the terminal."""
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+def _usage_error(exc: Exception) -> str:
+    """One line for a click/typer usage error, naming the command whose --help explains it."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return _one_line(message) + where
+
+
 def main() -> None:
-    """Console-script entry point: SemcodecError -> one red line, exit 2."""
+    """Console-script entry point: the one error boundary of the command line.
+
+    A :class:`SemcodecError` or a usage error (typer's vendored click, or click itself) is one
+    red line and exit 2; Ctrl-C is exit 130; anything else is a bug, reported in one line with
+    exit 1. ``--debug`` (or ``SEMCODEC_DEBUG=1``) re-raises to show the traceback.
+    """
+    from typer._click import exceptions as typer_click
+
+    try:
+        import click.exceptions as click_exceptions
+
+        usage_types: tuple[type, ...] = (typer_click.ClickException, click_exceptions.ClickException)
+        abort_types: tuple[type, ...] = (typer.Abort, click_exceptions.Abort)
+    except ImportError:  # pragma: no cover - click is a declared dependency
+        usage_types, abort_types = (typer_click.ClickException,), (typer.Abort,)
+    debug = _DEBUG["on"] or bool(os.environ.get("SEMCODEC_DEBUG")) or "--debug" in sys.argv[1:2]
     try:
         app(standalone_mode=False)
     except SemcodecError as exc:
-        if _DEBUG["on"]:
+        if debug:
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")
         raise SystemExit(130) from None
     except (typer.Exit, SystemExit) as exc:
         raise SystemExit(getattr(exc, "exit_code", getattr(exc, "code", 0))) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(2) from None
-        if isinstance(exc, click.exceptions.Abort):
-            err_console.print("[yellow]aborted[/yellow]")
-            raise SystemExit(130) from None
-        raise
+    except typer_click.NoArgsIsHelpError as exc:
+        exc.show()
+        raise SystemExit(2) from None
+    except abort_types:
+        err_console.print("[yellow]aborted[/yellow]")
+        raise SystemExit(130) from None
+    except usage_types as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {_usage_error(exc)}", highlight=False, soft_wrap=True)
+        raise SystemExit(getattr(exc, "exit_code", 2) or 2) from None
+    except MemoryError:
+        if debug:
+            raise
+        err_console.print("[red]error:[/red] out of memory (a smaller image, --max-pixels or "
+                          "--limit may help)", highlight=False)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {_one_line(exc)} "
+                          "(a bug; --debug shows the traceback)", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

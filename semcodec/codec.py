@@ -9,6 +9,7 @@ receiver: ``decode`` gets a :class:`~semcodec.signal.Received` and nothing else.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -25,6 +26,98 @@ if TYPE_CHECKING:
 
 #: The default channel-use budget, so that a default bench compares codecs at equal bandwidth.
 DEFAULT_BANDWIDTH = 1 / 12
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One typed codec option (``--opt NAME=VALUE``): what it is, and what values it takes.
+
+    Args:
+        default: the value when not given; its type is the option's type unless ``type`` says
+            otherwise (a ``None`` default means a string that may be absent).
+        help: one line for ``semcodec codecs --options``.
+        type: ``int``, ``float``, ``str`` or ``bool``.
+        choices: the allowed values, if the option is an enumeration.
+        min, max: inclusive bounds of a number.
+        path: the value names a local file; a receiver takes it from its own command line, never
+            from a signal file (which anyone may have written).
+    """
+
+    default: Any
+    help: str = ""
+    type: type | None = None
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    path: bool = False
+
+    @property
+    def kind(self) -> type:
+        if self.type is not None:
+            return self.type
+        return str if self.default is None else type(self.default)
+
+    def describe(self) -> str:
+        """``int in [1, 200]``, ``one of 420, 444`` ... for help texts and errors."""
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        name = self.kind.__name__
+        if self.min is not None or self.max is not None:
+            lo = "-inf" if self.min is None else f"{self.min:g}"
+            hi = "inf" if self.max is None else f"{self.max:g}"
+            return f"{name} in [{lo}, {hi}]"
+        return name
+
+    def parse(self, codec: str, name: str, value: Any) -> Any:
+        """``value`` (a CLI string, JSON value or Python value) -> the typed value, or a one-line
+        :class:`InvalidInput` naming the option and what it takes."""
+        if value is None and self.default is None:
+            return None
+        kind = self.kind
+        bad = InvalidInput(f"{codec}: option {name}={value!r} is not valid ({self.describe()})")
+        try:
+            if kind is bool:
+                if isinstance(value, bool):
+                    out: Any = value
+                elif str(value).strip().lower() in _TRUE:
+                    out = True
+                elif str(value).strip().lower() in _FALSE:
+                    out = False
+                else:
+                    raise bad
+            elif kind is int:
+                if isinstance(value, bool):
+                    raise bad
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise bad
+                    out = int(value)
+                else:
+                    out = int(str(value).strip()) if not isinstance(value, int) else value
+            elif kind is float:
+                if isinstance(value, bool):
+                    raise bad
+                if isinstance(value, str) and "/" in value:
+                    num, den = value.split("/", 1)
+                    out = float(num) / float(den)
+                else:
+                    out = float(value)
+                if not math.isfinite(out):
+                    raise bad
+            else:
+                if isinstance(value, (dict, list)):
+                    raise bad
+                out = str(value)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            raise bad from None
+        if self.choices is not None and out not in self.choices:
+            raise bad
+        if (self.min is not None and out < self.min) or (self.max is not None and out > self.max):
+            raise bad
+        return out
 
 
 @dataclass
@@ -44,7 +137,8 @@ class Codec(ABC):
         name: registry key, e.g. ``"deep-jscc"``.
         kind: ``"classical"``, ``"learned"``, ``"semantic"`` or ``"baseline"``.
         needs: one line saying what it needs (weights, packages), shown by ``semcodec codecs``.
-        options: the codec-specific options it accepts, with defaults (``--opt key=value``).
+        options: the codec-specific options it accepts (``--opt key=value``): name ->
+            :class:`Option` (typed, validated), or a plain default value (its type is inferred).
 
     Args:
         bandwidth: channel-use budget k/n = channel uses / (3 H W); codecs with a fixed budget
@@ -57,7 +151,10 @@ class Codec(ABC):
     name: ClassVar[str] = "codec"
     kind: ClassVar[str] = "baseline"
     needs: ClassVar[str] = "nothing"
-    options: ClassVar[dict[str, Any]] = {}
+    options: ClassVar[dict[str, "Option | Any"]] = {}
+    #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
+    #: file; ``None``: only the generic checks (finite symbols, image size) apply.
+    header_schema: ClassVar[Any] = None
 
     def __init__(
         self,
@@ -67,16 +164,24 @@ class Codec(ABC):
         device: str | None = None,
         **options: Any,
     ) -> None:
-        unknown = set(options) - set(self.options)
+        specs = self.option_specs()
+        unknown = set(options) - set(specs)
         if unknown:
-            allowed = ", ".join(sorted(self.options)) or "none"
+            allowed = ", ".join(sorted(specs)) or "none"
             raise InvalidInput(f"{self.name} has no option {', '.join(sorted(unknown))} (options: {allowed})")
         self.bandwidth = float(bandwidth)
         self.design_snr_db = design_snr_db
         self.device = device
-        self.opts = {**self.options, **options}
+        self.opts = {key: spec.default for key, spec in specs.items()}
+        self.opts.update({key: specs[key].parse(self.name, key, value) for key, value in options.items()})
         self._channel_snr_db: float | None = None
         self._tx_info: dict[str, Any] = {}  # set by encode; for the record only
+
+    @classmethod
+    def option_specs(cls) -> dict[str, Option]:
+        """The codec's options as :class:`Option` objects (plain defaults wrapped)."""
+        return {key: spec if isinstance(spec, Option) else Option(spec)
+                for key, spec in cls.options.items()}
 
     # -- readiness -------------------------------------------------------------------------
     @classmethod
@@ -92,6 +197,37 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, received: "Received") -> Reconstruction:
         """Receiver: noisy streams + header -> :class:`Reconstruction` (never the source)."""
+
+    # -- untrusted input --------------------------------------------------------------------
+    def expected_streams(self, header: dict[str, Any]) -> dict[str, int | None] | None:
+        """Stream name -> symbol count a valid signal with ``header`` has (``None``: any count);
+        ``None`` overall: not declared. Called only after ``header_schema`` accepted the header."""
+        return None
+
+    def validate_received(self, received: "Received") -> None:
+        """Check a :class:`Received` read from a file before :meth:`decode` allocates anything:
+        the header against ``header_schema``, the image size against the pixel limit, and the
+        streams against :meth:`expected_streams`. Raises a one-line :class:`SemcodecError`."""
+        from .errors import SignalFileError
+        from .limits import check_pixels
+
+        if self.header_schema is not None:
+            received.header = self.header_schema.check(received.header, "header")
+        h, w = received.header.get("height"), received.header.get("width")
+        if isinstance(h, int) and isinstance(w, int):
+            if h < 1 or w < 1:
+                raise SignalFileError(f"header: image size {h}x{w} is not positive")
+            check_pixels(h, w, "signal file")
+        expected = self.expected_streams(received.header)
+        if expected is None:
+            return
+        if set(expected) != set(received.streams):
+            raise SignalFileError(f"{self.name} sends streams {', '.join(sorted(expected)) or 'none'}; the file "
+                                  f"has {', '.join(sorted(received.streams)) or 'none'}")
+        for name, count in expected.items():
+            got = received.streams[name].symbols.numel()
+            if count is not None and got != count:
+                raise SignalFileError(f"stream {name!r} has {got} symbols; its header implies {count}")
 
     # -- operating point -------------------------------------------------------------------
     def operating_snr_db(self) -> float:

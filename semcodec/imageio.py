@@ -6,6 +6,7 @@ cause becomes an :class:`~semcodec.errors.InvalidInput` with one clear line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,23 +17,61 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
+def check_readable_file(path: Path, what: str = "") -> None:
+    """Refuse, in one line each, what is not a regular readable file: missing, a folder, a FIFO
+    or device (``/dev/zero`` would be read forever), a symlink loop, no permission."""
+    import errno
+    import stat
+
+    label = f"{what} {path}".strip()
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidInput(f"{label}: a symbolic link loop") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidInput(f"{label}: no such file") from None
+        raise InvalidInput(f"{label}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+        raise InvalidInput(f"{label}: not a regular file ({kind})")
+    if not os.access(path, os.R_OK):
+        raise InvalidInput(f"{label}: permission denied")
+
+
 def open_rgb(path: str | Path) -> "PILImage.Image":
-    """Open an image file as an RGB Pillow image (EXIF orientation applied)."""
+    """Open an image file as an RGB Pillow image (EXIF orientation applied).
+
+    The pixel limit (:mod:`semcodec.limits`) is checked from the file's header, before any
+    pixel is decoded, so a small file declaring a huge image costs nothing.
+    """
+    import struct
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from .limits import check_pixels
+
     path = Path(path)
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
+    check_readable_file(path)
+    Image.MAX_IMAGE_PIXELS = None  # our own limit applies, checked below from the header
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return Image.alpha_composite(background, rgba).convert("RGB")
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                check_pixels(im.height, im.width, str(path))
+                im = ImageOps.exif_transpose(im)
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    return Image.alpha_composite(background, rgba).convert("RGB")
+                return im.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            TypeError, IndexError, struct.error) as exc:
         raise InvalidInput(f"{path}: not a readable image ({type(exc).__name__})") from None
+    except MemoryError:
+        raise InvalidInput(f"{path}: too large to decode in memory") from None
 
 
 def pil_to_tensor(im: "PILImage.Image") -> "Tensor":

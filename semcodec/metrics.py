@@ -166,14 +166,21 @@ def compute_metrics(
         if name not in wanted:
             unavailable[name] = "not requested"
             continue
-        reason = load_metric(name).unavailable_reason()
-        if reason:
-            unavailable[name] = reason
-            continue
-        try:
-            value = _metric_instance(name)(data)
+        try:  # a metric that fails (broken model folder, plugin bug) is null with its reason
+            reason = load_metric(name).unavailable_reason()
+            if reason:
+                unavailable[name] = reason
+                continue
+            value = float(_metric_instance(name)(data))
         except MetricUnavailable as exc:
             unavailable[name] = str(exc)
+            continue
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            unavailable[name] = f"failed: {type(exc).__name__}: {first}"
+            continue
+        if math.isnan(value):
+            unavailable[name] = "not a number"
             continue
         values[name] = None if math.isinf(value) else value
         if math.isinf(value):

@@ -78,13 +78,30 @@ def load(group: str, name: str) -> Any:
         ) from exc
 
 
+def _load_subclass(group: str, name: str, base: type) -> type:
+    """``load`` that also checks the object is a subclass of ``base`` (a plugin may register a
+    function, an instance or a module by mistake; say so instead of failing later)."""
+    obj = load(group, name)
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        item = registered(group)[name]
+        raise PluginLoadError(f"{item.distribution} registers {name!r} as {item.target}, which is not a "
+                              f"{base.__module__.split('.')[0]}.{base.__name__} subclass")
+    return obj
+
+
 def load_codec(name: str) -> type:
-    return load(CODECS, name)
+    from .codec import Codec
+
+    return _load_subclass(CODECS, name, Codec)
 
 
 def load_channel(name: str) -> type:
-    return load(CHANNELS, name)
+    from .channel import Channel
+
+    return _load_subclass(CHANNELS, name, Channel)
 
 
 def load_metric(name: str) -> type:
-    return load(METRICS, name)
+    from .metrics import Metric
+
+    return _load_subclass(METRICS, name, Metric)

@@ -4,6 +4,19 @@ A signal file (``.npz``, no pickles) holds the received symbols of every stream,
 coefficients and noise variance, the header, and the codec's name and configuration. It is
 written after the channel: ``semcodec decode`` rebuilds exactly what the one-process path
 rebuilds from the same seed.
+
+A signal file is untrusted input (anyone can write one), so reading it is a validation in
+layers, each before anything is allocated from what the file claims:
+
+1. the container: a zip of ``.npy`` members, each array's shape and dtype read from its header
+   and bounded (symbols are complex64 vectors of at most ``3 x`` the pixel limit), no members
+   beyond ``meta`` and the streams it lists;
+2. the metadata: a versioned schema (``format``), types and ranges of every field, the codec
+   registered here, finite SNR and noise variance;
+3. the values: every symbol and fading coefficient finite;
+4. the codec's own schema (:meth:`semcodec.Codec.validate_received`): header fields, image size
+   under the pixel limit, stream names and lengths. Options that name files (a checkpoint
+   path) are never taken from the file: the receiver gives its own on the command line.
 """
 
 from __future__ import annotations
@@ -11,12 +24,37 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInput, SignalFileError
+from .errors import InvalidInput, SemcodecError, SignalFileError
+from .schema import Any_, Bool, Int, MapOf, Nullable, Num, Obj, Scalar, Str
 from .signal import Received, ReceivedStream
 
-FORMAT = "semcodec-signal/1"
+if TYPE_CHECKING:
+    from .codec import Codec
+    from .signal import Reconstruction
+
+FORMAT = "semcodec-signal/2"
+#: Formats this version reads (/1 differs only in how a header names a checkpoint).
+READABLE = ("semcodec-signal/1", FORMAT)
+#: The metadata JSON is small; anything larger is not ours.
+MAX_META_BYTES = 1 << 20
+STREAM_NAME = r"[A-Za-z0-9_.-]{1,64}"
+
+_STREAM = Obj({"kind": Str(16, choices=("digital", "analog")), "noise_var": Num(0.0, 1e12),
+               "bits": Nullable(Int(0, 2**40)), "fading": Bool()})
+_META = Obj({
+    "format": Str(32, choices=READABLE),
+    "codec": Str(64),
+    "config": Obj({"bandwidth": Num(1e-6, 10.0), "design_snr_db": Nullable(Num(-30.0, 60.0)),
+                   "options": MapOf(Scalar(), max_len=64)}, optional=("design_snr_db", "options")),
+    "header": MapOf(Any_(), max_len=64),
+    "header_bits": Int(0, 1 << 20),
+    "channel": Str(32, pattern=r"[a-z0-9_-]+"),
+    "snr_db": Num(-30.0, 60.0),
+    "streams": MapOf(_STREAM, max_len=64, key=Str(64, pattern=STREAM_NAME)),
+    "extra": MapOf(Scalar(), max_len=16),
+}, optional=("extra",))
 
 
 def save_received(path: str | Path, received: Received, codec: str, config: dict[str, Any],
@@ -45,31 +83,130 @@ def save_received(path: str | Path, received: Received, codec: str, config: dict
     return path
 
 
+def _npy_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], Any]:
+    """Shape and dtype of one ``.npy`` member, read from its header (no data is read)."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    with zf.open(member) as f:
+        version = npy.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+        else:
+            raise ValueError("unknown npy version")
+    if fortran or dtype.hasobject:
+        raise ValueError("unsupported array layout")
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
+def _read_array(zf: zipfile.ZipFile, member: str):
+    import numpy as np
+
+    with zf.open(member) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
 def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict[str, Any]]:
-    """Read a signal file -> ``(received, codec name, codec config, extra)``."""
+    """Read and validate a signal file -> ``(received, codec name, codec config, extra)``.
+
+    Layers 1-3 of the module docstring; the codec's own checks are in :func:`decode_file`.
+    """
     import numpy as np
     import torch
 
+    from .imageio import check_readable_file
+    from .limits import max_pixels
+
     path = Path(path)
-    if not path.is_file():
-        raise SignalFileError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            if meta.get("format") != FORMAT:
+        check_readable_file(path, "signal file")
+    except InvalidInput as exc:
+        raise SignalFileError(str(exc)) from None
+    max_symbols = 3 * max_pixels()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = set(zf.namelist())
+            if "meta.npy" not in members:
+                raise SignalFileError(f"{path}: not a semcodec signal file (no metadata)")
+            shape, dtype = _npy_header(zf, "meta.npy")
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_META_BYTES:
+                raise SignalFileError(f"{path}: metadata is not a small byte string")
+            meta = json.loads(bytes(_read_array(zf, "meta.npy")).decode())
+            if not isinstance(meta, dict) or meta.get("format") not in READABLE:
                 raise SignalFileError(f"{path}: not a {FORMAT} file")
+            meta = _META.check(meta, "signal file")
+            wanted = {"meta.npy"}
             streams = {}
             for name, s in meta["streams"].items():
-                y = torch.from_numpy(z[f"y::{name}"].copy())
-                h = torch.from_numpy(z[f"h::{name}"].copy()) if s["fading"] else None
-                if not torch.is_complex(y) or (h is not None and h.shape != y.shape):
-                    raise SignalFileError(f"{path}: stream {name!r} is malformed")
-                streams[name] = ReceivedStream(y, s["kind"], float(s["noise_var"]), h, s["bits"])
-            received = Received(streams, meta["header"], int(meta["header_bits"]),
-                                meta["channel"], float(meta["snr_db"]))
-            return received, meta["codec"], meta["config"], meta.get("extra", {})
-    except SignalFileError:
+                arrays = {}
+                for prefix in ("y", "h") if s["fading"] else ("y",):
+                    member = f"{prefix}::{name}.npy"
+                    if member not in members:
+                        raise SignalFileError(f"{path}: stream {name!r} has no {prefix} array")
+                    wanted.add(member)
+                    shape, dtype = _npy_header(zf, member)
+                    if dtype != np.complex64 or len(shape) != 1:
+                        raise SignalFileError(f"{path}: stream {name!r}: {prefix} must be a complex64 vector, "
+                                              f"not {dtype} of shape {shape}")
+                    if shape[0] > max_symbols:
+                        raise SignalFileError(f"{path}: stream {name!r} has {shape[0]} symbols, more than "
+                                              f"any image under the pixel limit needs")
+                    arr = _read_array(zf, member)
+                    if not np.isfinite(arr).all():
+                        raise SignalFileError(f"{path}: stream {name!r}: {prefix} holds NaN or infinite values")
+                    arrays[prefix] = torch.from_numpy(arr.copy())
+                if "h" in arrays and arrays["h"].shape != arrays["y"].shape:
+                    raise SignalFileError(f"{path}: stream {name!r}: fading and symbols differ in length")
+                streams[name] = ReceivedStream(arrays["y"], s["kind"], float(s["noise_var"]), arrays.get("h"),
+                                               s["bits"])
+            extra_members = sorted(members - wanted)
+            if extra_members:
+                raise SignalFileError(f"{path}: unexpected array(s) {', '.join(extra_members)[:80]}")
+    except SemcodecError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError,
-            json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, RecursionError,
+            json.JSONDecodeError, UnicodeDecodeError, NotImplementedError, RuntimeError) as exc:
         raise SignalFileError(f"{path}: not a readable signal file ({type(exc).__name__})") from None
+    received = Received(streams, meta["header"], meta["header_bits"], meta["channel"], meta["snr_db"])
+    return received, meta["codec"], meta["config"], meta.get("extra", {})
+
+
+def receiver_codec(codec_name: str, config: dict[str, Any], device: str | None,
+                   options: dict[str, Any] | None = None) -> "Codec":
+    """The codec a signal file's configuration describes, as the *receiver* builds it: options
+    that name files are dropped from the file's configuration; ``options`` (the receiver's own
+    command line) are applied on top."""
+    from .registry import load_codec
+
+    cls = load_codec(codec_name)
+    specs = cls.option_specs()
+    from_file = {k: v for k, v in (config.get("options") or {}).items()
+                 if k in specs and not specs[k].path}
+    unknown = sorted(set(config.get("options") or {}) - set(specs))
+    if unknown:
+        raise SignalFileError(f"signal file: {codec_name} has no option(s) {', '.join(unknown)[:80]}")
+    merged = {"bandwidth": config["bandwidth"], "design_snr_db": config.get("design_snr_db"),
+              "options": {**from_file, **(options or {})}}
+    return cls.from_config(merged, device)
+
+
+def decode_file(path: str | Path, device: str | None = None,
+                options: dict[str, Any] | None = None) -> tuple[str, "Reconstruction"]:
+    """Validate a signal file in every layer and run its codec's receiver on it.
+
+    Returns ``(codec name, reconstruction)``. Every problem with the file is a one-line
+    :class:`SemcodecError`; a receiver that still trips over a value that passed validation is
+    reported the same way (the file is the cause), never as a traceback.
+    """
+    received, codec_name, config, _ = load_received(path)
+    codec = receiver_codec(codec_name, config, device, options)
+    codec.validate_received(received)
+    try:
+        return codec_name, codec.decode(received)
+    except SemcodecError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, RuntimeError, OverflowError) as exc:
+        raise SignalFileError(f"{path}: {codec_name} could not decode it ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:100] if str(exc) else ''})") from None

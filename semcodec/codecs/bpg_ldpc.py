@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..codec import Codec
+from ..codec import Codec, Option
+from ..schema import SIDE, Int, Obj, Str
+from .hevc import CHROMA, PRESETS
 from ..signal import Reconstruction, Signal, Stream
 
 if TYPE_CHECKING:
@@ -35,7 +37,27 @@ class BpgLdpcCodec(Codec):
     name = "bpg-ldpc"
     kind = "classical"
     needs = "nothing to download (HEVC via pillow-heif, LDPC built in)"
-    options = {"mcs": None, "chroma": "420", "preset": "fast", "iterations": 20, "margin_db": 1.0}
+    options = {
+        "mcs": Option(None, "force a modulation and code rate, e.g. qpsk-1/2 (default: chosen from the design SNR)"),
+        "chroma": Option("420", "HEVC chroma subsampling", choices=CHROMA),
+        "preset": Option("fast", "x265 speed preset", choices=PRESETS),
+        "iterations": Option(20, "LDPC decoder iterations", min=1, max=200),
+        "margin_db": Option(1.0, "MCS safety margin below the design SNR (dB)", min=-10.0, max=30.0),
+    }
+
+    header_schema = Obj({"height": SIDE, "width": SIDE, "mcs": Str(16, pattern=r"[a-z0-9]+-[0-9]/[0-9]"),
+                         "mcs_index": Int(0, 15), "payload_bytes": Int(0, 2**24 - 1)})
+
+    def expected_streams(self, header: dict) -> dict[str, int | None]:
+        """The symbol count the payload length implies for the header's MCS (exactly)."""
+        from ..errors import SignalFileError
+        from ..phy.link import codewords_for, mcs_index, parse_mcs
+
+        mcs = parse_mcs(header["mcs"])
+        if mcs_index(mcs) != header["mcs_index"]:
+            raise SignalFileError("header: mcs and mcs_index disagree")
+        n_bytes = header["payload_bytes"]
+        return {"image": codewords_for(n_bytes * 8, mcs) * mcs.symbols_per_codeword if n_bytes else 0}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..codec import Codec
+from ..codec import Codec, Option
 from ..errors import InvalidInput
+from ..schema import SIDE, Obj, Str
 from ..signal import Reconstruction, Signal, Stream
 
 if TYPE_CHECKING:
@@ -66,6 +67,35 @@ def choose_checkpoint(bandwidth: float, snr_db: float) -> Checkpoint:
     return min(ckpts, key=lambda c: (abs(c.train_snr_db - snr_db), -c.train_snr_db))
 
 
+def file_sha256(path: Path) -> str:
+    """``sha256:<hex>`` of a checkpoint file (cached per path, size and mtime)."""
+    st = path.stat()
+    return _sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def header_id(ckpt: Checkpoint) -> str:
+    """How a header names ``ckpt``: a shipped name, or the content hash of a file of one's own
+    (never a path: a receiver must not open a file because a signal says so)."""
+    if any(c.name == ckpt.name and c.path == ckpt.path for c in shipped_checkpoints()):
+        return ckpt.name
+    return file_sha256(ckpt.path)
+
+
+#: A header's checkpoint: a shipped name or a content hash.
+CHECKPOINT_ID = r"[A-Za-z0-9_.-]{1,80}|sha256:[0-9a-f]{64}"
+
+
 def checkpoint_by_name(name: str) -> Checkpoint:
     """A shipped checkpoint by name, or any ``.safetensors`` file (its card beside it, if any)."""
     for c in shipped_checkpoints():
@@ -105,12 +135,34 @@ class DeepJsccCodec(Codec):
     name = "deep-jscc"
     kind = "learned"
     needs = "nothing to download (checkpoints ship with the package)"
-    options = {"checkpoint": None}
+    options = {"checkpoint": Option(None, "a shipped checkpoint name or a .safetensors file (default: "
+                                          "the shipped one nearest the design SNR)", path=True)}
+    header_schema = Obj({"height": SIDE, "width": SIDE, "checkpoint": Str(80, pattern=CHECKPOINT_ID)})
+
+    def expected_streams(self, header: dict) -> dict[str, int | None]:
+        return {"image": None}  # its length depends on the checkpoint: checked in decode
 
     def checkpoint(self) -> Checkpoint:
         if self.opts["checkpoint"]:
             return checkpoint_by_name(str(self.opts["checkpoint"]))
         return choose_checkpoint(self.bandwidth, self.operating_snr_db())
+
+    def receiver_checkpoint(self, named: str) -> Checkpoint:
+        """The checkpoint the header names: a shipped one, or — for a content hash — the file the
+        receiver was given (``--opt checkpoint=PATH``), which must have that hash."""
+        own = self.checkpoint() if self.opts["checkpoint"] else None
+        if own is not None:
+            if header_id(own) != named:
+                raise InvalidInput(f"deep-jscc: the signal was sent with checkpoint {named}, "
+                                   f"the receiver has {header_id(own)}")
+            return own
+        if named.startswith("sha256:"):
+            raise InvalidInput(f"deep-jscc: the signal was sent with a checkpoint of your own ({named[:19]}…); "
+                               "give the receiver that file with --opt checkpoint=PATH")
+        for c in shipped_checkpoints():
+            if c.name == named:
+                return c
+        raise InvalidInput(f"deep-jscc: the header names checkpoint {named!r}, which is not shipped")
 
     def _model(self, ckpt: Checkpoint):
         return load_model(str(ckpt.path), self.device or "cpu")
@@ -124,7 +176,7 @@ class DeepJsccCodec(Codec):
             symbols, _ = model.encode(image.unsqueeze(0).to(next(model.parameters()).device))
         h, w = image.shape[-2:]
         self.note_transmitter(checkpoint=ckpt.name)
-        header = {"height": int(h), "width": int(w), "checkpoint": ckpt.name}
+        header = {"height": int(h), "width": int(w), "checkpoint": header_id(ckpt)}
         return Signal({"image": Stream(symbols[0].cpu(), "analog")}, header, HEADER_BITS)
 
     def decode(self, received: "Received") -> Reconstruction:
@@ -133,8 +185,7 @@ class DeepJsccCodec(Codec):
         from .deep_jscc_net import DOWNSAMPLE
 
         header = received.header
-        # A named checkpoint is part of the receiver's configuration; otherwise the header says.
-        ckpt = self.checkpoint() if self.opts["checkpoint"] else checkpoint_by_name(header["checkpoint"])
+        ckpt = self.receiver_checkpoint(str(header["checkpoint"]))
         model = self._model(ckpt)
         h, w = header["height"], header["width"]
         hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE

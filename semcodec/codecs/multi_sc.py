@@ -18,9 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from ..errors import InvalidInput
+from ..codec import Option
+from ..errors import InvalidInput, SignalFileError
+from ..schema import SIDE, Bool, Int, ListOf, Obj, Str
 from ..signal import Reconstruction, Signal, Stream
-from .semantic import TEXT_LENGTH_BITS, SemanticCodec
+from .deep_jscc import DeepJsccCodec
+from .semantic import TEXT_LENGTH_BITS, TEXT_LENGTHS, SemanticCodec
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -73,9 +76,23 @@ class MultiScCodec(SemanticCodec):
     name = "multi-sc"
     needs = "LLaVA, BART, SD 1.5, IP-Adapter, FCN weights (`semcodec models pull multi-sc`); a GPU"
     components = ("segmenter", "captioner", "speller", "generator", "ip_adapter")
-    options = {**SemanticCodec.options, "grid": 2, "slice_bandwidth": 1 / 12, "slice_size": 256,
-               "ip_scale": 0.6, "paste_slice": False, "segment_size": 520}
+    options = {**SemanticCodec.options,
+               "grid": Option(2, "sub-images per side", min=1, max=8),
+               "slice_bandwidth": Option(1 / 12, "k/n of the object slice's analog link", min=1 / 96, max=1.0),
+               "slice_size": Option(256, "longest side of the slice sent (px)", min=16, max=1024),
+               "ip_scale": Option(0.6, "IP-Adapter image-prompt scale", min=0.0, max=5.0),
+               "paste_slice": Option(False, "paste the received slice into the generated image"),
+               "segment_size": Option(520, "segmenter input size (px)", min=64, max=2048)}
     fixed_grid: ClassVar[int | None] = None
+    header_schema = Obj({"height": SIDE, "width": SIDE, "text_lengths": TEXT_LENGTHS, "grid": Int(1, 8),
+                         "box": ListOf(Int(0, 65535), 4, 4), "label": Str(64), "object_found": Bool(),
+                         "slice": DeepJsccCodec.header_schema})
+
+    def expected_streams(self, header: dict) -> dict[str, int | None]:
+        top, left, bottom, right = header["box"]
+        if not (top < bottom <= header["height"] and left < right <= header["width"]):
+            raise SignalFileError("header.box: not a box inside the image")
+        return {**super().expected_streams(header), "slice": None}
 
     @property
     def grid(self) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..codec import Codec
+from ..codec import Codec, Option
 from ..errors import InvalidInput
+from ..schema import Int, MapOf, Str
 from ..signal import Stream
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ..signal import Received
 
 TEXT_LENGTH_BITS = 16
+#: Text lengths in a header: 16 bits each, per named text stream.
+TEXT_LENGTHS = MapOf(Int(0, 2**16 - 1), max_len=64, key=Str(32, pattern=r"[a-z]+_[0-9]{1,2}"))
 FEC_CHOICES = ("none", "ldpc")
 
 
@@ -28,8 +31,14 @@ class SemanticCodec(Codec):
 
     kind = "semantic"
     components: ClassVar[tuple[str, ...]] = ()
-    options: ClassVar[dict[str, Any]] = {"text_fec": "none", "steps": 30, "guidance": 7.5,
-                                         "resolution": 512, "gen_seed": 0, "max_new_tokens": 64}
+    options: ClassVar[dict[str, Any]] = {
+        "text_fec": Option("none", "protect the text streams (the letter sends them uncoded)", choices=FEC_CHOICES),
+        "steps": Option(30, "diffusion steps", min=1, max=1000),
+        "guidance": Option(7.5, "classifier-free guidance scale", min=0.0, max=100.0),
+        "resolution": Option(512, "generation resolution (px)", min=64, max=2048),
+        "gen_seed": Option(0, "seed of the generator's noise", min=0, max=2**63 - 1),
+        "max_new_tokens": Option(64, "caption length limit (tokens)", min=1, max=1024),
+    }
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -71,6 +80,12 @@ class SemanticCodec(Codec):
             lengths[name] = len(mapped)
             sent[name] = mapped
         return streams, lengths, sent
+
+    def expected_streams(self, header: dict) -> dict[str, int | None]:
+        """One QPSK stream per text, of the length its character count implies."""
+        from .text_link import text_symbols
+
+        return {name: text_symbols(n, self.opts["text_fec"]) for name, n in header["text_lengths"].items()}
 
     def received_texts(self, received: "Received") -> dict[str, str]:
         from .text_link import decode_text

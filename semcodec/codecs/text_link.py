@@ -63,6 +63,17 @@ def encode_text(text: str, fec: str = "none") -> tuple[torch.Tensor, int]:
     return modulation("qpsk").modulate(padded), bits.numel()
 
 
+def text_symbols(n_chars: int, fec: str = "none") -> int:
+    """QPSK symbols a text of ``n_chars`` characters takes (what :func:`encode_text` emits)."""
+    from ..phy.link import codewords_for, parse_mcs
+
+    n_bits = n_chars * BITS_PER_CHAR
+    if fec == "ldpc":
+        mcs = parse_mcs(TEXT_MCS)
+        return codewords_for(math.ceil(n_bits / 8) * 8, mcs) * mcs.symbols_per_codeword if n_bits else 0
+    return math.ceil(n_bits / 2)
+
+
 def decode_text(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, n_chars: int,
                 fec: str = "none") -> str:
     """Received symbols -> text of ``n_chars`` characters (hard decisions; never raises)."""

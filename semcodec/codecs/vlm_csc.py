@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..signal import Reconstruction, Signal
-from .semantic import TEXT_LENGTH_BITS, SemanticCodec
+from ..schema import SIDE, Obj
+from .semantic import TEXT_LENGTH_BITS, TEXT_LENGTHS, SemanticCodec
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -25,6 +26,7 @@ class VlmCscCodec(SemanticCodec):
     name = "vlm-csc"
     needs = "BLIP and SD 1.5 weights (`semcodec models pull vlm-csc`); a GPU"
     components = ("blip", "generator")
+    header_schema = Obj({"height": SIDE, "width": SIDE, "text_lengths": TEXT_LENGTHS})
 
     def _analyse(self, image: "Tensor") -> str:
         from ..models.captioner import BlipCaptioner

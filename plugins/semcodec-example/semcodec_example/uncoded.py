@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from semcodec.codec import Codec
+from semcodec.schema import SIDE, ListOf, Num, Obj
 from semcodec.signal import Reconstruction, Signal, Stream
 
 #: Header: H and W (16 bits each), per-plane mean and std (6 x 16-bit floats).
@@ -22,6 +23,12 @@ class UncodedAnalogCodec(Codec):
     name = "uncoded-analog"
     kind = "baseline"
     needs = "nothing (example plugin)"
+    # What a valid header holds; `semcodec decode` checks a signal file against it before decoding.
+    header_schema = Obj({"height": SIDE, "width": SIDE, "mean": ListOf(Num(-1.0, 2.0), 3, 3),
+                         "std": ListOf(Num(1e-4, 10.0), 3, 3)})
+
+    def expected_streams(self, header: dict) -> dict[str, int]:
+        return {"pixels": (3 * header["height"] * header["width"] + 1) // 2}
 
     def encode(self, image: torch.Tensor) -> Signal:
         x = image.float()

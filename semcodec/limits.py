@@ -1,0 +1,52 @@
+"""Size limits for untrusted input: images and signal files never allocate beyond them.
+
+One number, the pixel limit, bounds every image the library decodes or rebuilds: an image file
+is checked from its header *before* its pixels are decoded (a 400 KB PNG may declare 20000 x
+20000 pixels), and a signal file's declared image size is checked before any receiver
+allocates. Default 64 MP; ``--max-pixels`` or ``SEMCODEC_MAX_PIXELS`` changes it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import InvalidInput
+
+DEFAULT_MAX_PIXELS = 64_000_000
+_state: dict[str, int] = {}
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: ``set_max_pixels``, else ``SEMCODEC_MAX_PIXELS``, else 64 MP."""
+    if "max" in _state:
+        return _state["max"]
+    env = os.environ.get("SEMCODEC_MAX_PIXELS")
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise InvalidInput(f"SEMCODEC_MAX_PIXELS must be a number of pixels, got {env!r}") from None
+        if value < 1:
+            raise InvalidInput(f"SEMCODEC_MAX_PIXELS must be positive, got {env!r}")
+        return value
+    return DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(value: int | None) -> None:
+    """Set the pixel limit for this process (``None``: back to the environment / default)."""
+    if value is None:
+        _state.pop("max", None)
+    elif value < 1:
+        raise InvalidInput("--max-pixels must be at least 1")
+    else:
+        _state["max"] = int(value)
+
+
+def check_pixels(height: int, width: int, what: str) -> None:
+    """Refuse ``what`` (a file name, "signal file") when H x W exceeds the pixel limit."""
+    limit = max_pixels()
+    if height * width > limit:
+        raise InvalidInput(
+            f"{what}: {width}x{height} is {height * width / 1e6:.1f} MP, over the "
+            f"{limit / 1e6:g} MP limit (raise it with --max-pixels or SEMCODEC_MAX_PIXELS)"
+        )

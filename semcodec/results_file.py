@@ -1,0 +1,252 @@
+"""The results JSONL: whole records or nothing, one writer at a time, nothing trusted on read.
+
+A bench appends one JSON object per line. What can go wrong, and what this module does:
+
+- killed mid-write (``kill -9``, power loss): the file ends in a torn line without a newline.
+  On the next open for writing the torn tail is *moved aside* to ``<file>.torn`` (never silently
+  dropped) and the file is cut back to its last whole line, so the next record starts clean.
+- disk full mid-write: the partial line is cut off again at once and a one-line error says how
+  many records are safe; the same command resumes when space is back.
+- two benches on one file: the writer holds an exclusive ``flock`` on the file for the whole
+  run (released by the kernel even on ``kill -9``); a second writer is refused.
+- a path that is not a regular file (``/dev/full``, a FIFO, a folder) is refused before any
+  read, so nothing reads an endless stream.
+- foreign or malformed lines (another tool's JSON, hand edits, strings where numbers belong)
+  are counted and skipped, never fatal.
+
+Every append is ``write`` of the whole line, ``flush`` and ``fsync``.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+
+STATUSES = ("ok", "decode_failed", "skipped")
+
+
+def check_results_path(path: Path) -> None:
+    """``path`` must be a regular file or not exist yet, in a folder that exists."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise InvalidInput(f"cannot write {path}: no folder {parent}") from None
+        return
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot use as results file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(f"{path}: not a regular file; results must go to a .jsonl file")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why ``rec`` is not a semcodec record a report can use (``None`` if it is one)."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    for key in ("codec", "dataset", "image", "channel"):
+        if not isinstance(rec.get(key), str):
+            return f"{key} missing or not a string"
+    if not _is_number(rec.get("snr_db")):
+        return "snr_db missing or not a number"
+    if not isinstance(rec.get("seed"), int) or isinstance(rec.get("seed"), bool):
+        return "seed missing or not an integer"
+    if rec.get("status") not in STATUSES:
+        return "status missing or unknown"
+    if rec["status"] == "skipped":
+        return None
+    if not isinstance(rec.get("metrics"), dict) or not all(
+            v is None or _is_number(v) for v in rec["metrics"].values()):
+        return "metrics missing or not numbers"
+    if not _is_number(rec.get("bandwidth_ratio")):
+        return "bandwidth_ratio missing or not a number"
+    if "config" in rec and not isinstance(rec["config"], dict):
+        return "config is not an object"
+    return None
+
+
+@dataclass
+class ReadResult:
+    """What a results file held: usable records, and what was skipped."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    malformed: int = 0  # lines that are not JSON
+    foreign: int = 0  # JSON that is not a semcodec record
+    torn_bytes: int = 0  # a last line without its newline (a killed writer)
+
+    def problems(self) -> str:
+        """One line naming what was skipped, or ``""``."""
+        parts = []
+        if self.malformed:
+            parts.append(f"{self.malformed} line(s) that are not JSON")
+        if self.foreign:
+            parts.append(f"{self.foreign} JSON object(s) that are not semcodec records")
+        if self.torn_bytes:
+            parts.append(f"a torn last line ({self.torn_bytes} bytes)")
+        return ", ".join(parts)
+
+
+def read_results(path: str | Path) -> ReadResult:
+    """Every usable record of ``path`` (a missing file holds none); never fatal on bad lines."""
+    path = Path(path)
+    out = ReadResult()
+    if not path.exists():
+        return out
+    check_results_path(path)
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    out.torn_bytes = len(line)
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                    out.malformed += 1
+                    continue
+                if record_problem(rec) is None:
+                    out.records.append(rec)
+                else:
+                    out.foreign += 1
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    return out
+
+
+def record_key(rec: dict[str, Any]) -> str:
+    """What makes two records the same work item (the codec's configuration included)."""
+    cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]),
+                       rec["channel"], int(rec["seed"]), cfg.get("bandwidth"),
+                       cfg.get("design_snr_db"), cfg.get("options", {})], sort_keys=True)
+
+
+def deduplicate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per key, in first-seen order: the latest, but a ``skipped`` record never
+    replaces a computed one (two benches, or a resume after a fix, may have written both)."""
+    best: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        key = record_key(rec)
+        old = best.get(key)
+        if old is None or not (rec.get("status") == "skipped" and old.get("status") != "skipped"):
+            best[key] = rec
+    return list(best.values())
+
+
+class ResultsWriter:
+    """Exclusive, crash-safe appender of records to a JSONL file (a context manager)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.written = 0
+        self.moved_torn: Path | None = None
+        self._fd: int | None = None
+
+    def __enter__(self) -> "ResultsWriter":
+        import fcntl
+
+        check_results_path(self.path)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InvalidInput(f"{self.path} is being written by another bench; wait for it to "
+                               "finish or choose another --out") from None
+        self._fd = fd
+        try:
+            self._repair_tail()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _repair_tail(self) -> None:
+        """Move a torn last line (no newline) aside to ``<file>.torn`` and cut it off."""
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return
+        chunk = 1 << 16
+        pos = size
+        tail = b""
+        while pos > 0:  # find the last newline, reading backwards
+            start = max(0, pos - chunk)
+            block = os.pread(fd, pos - start, start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                tail = block[cut + 1:] + tail
+                pos = start + cut + 1
+                break
+            tail = block + tail
+            pos = start
+        if not tail:
+            return
+        torn = self.path.with_name(self.path.name + ".torn")
+        with open(torn, "ab") as f:
+            f.write(tail + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.ftruncate(fd, pos)
+        os.fsync(fd)
+        self.moved_torn = torn
+
+    def append(self, rec: dict[str, Any]) -> None:
+        """Write ``rec`` as one whole line and make it durable; on failure, leave no partial line."""
+        line = (json.dumps(rec, allow_nan=False) + "\n").encode()
+        fd = self._fd
+        assert fd is not None, "ResultsWriter used outside its with-block"
+        before = os.fstat(fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, before)
+            except OSError:
+                pass
+            reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+            raise InvalidInput(f"cannot write {self.path}: {reason}; the {self.written} record(s) of this run "
+                               "before it are saved; run the same command again to resume") from None
+        self.written += 1
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def skipped_record(dataset: str, image: str, codec: str, snr_db: float, channel: str, seed: int,
+                   config: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The record of an item that could not be attempted (a bad image): says why, has no metrics."""
+    from . import __version__
+
+    return {"codec": codec, "dataset": dataset, "image": image, "snr_db": float(snr_db),
+            "channel": channel, "seed": int(seed), "status": "skipped", "reason": reason,
+            "channel_uses": None, "bandwidth_ratio": None, "metrics": {}, "unavailable": {},
+            "streams": {}, "texts": None, "elapsed_s": 0.0, "semcodec_version": __version__,
+            "config": config, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}

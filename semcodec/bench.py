@@ -59,50 +59,55 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
 
 
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
-              on_warning: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              on_warning: Callable[[str], None] | None = None,
+              writer: ResultsWriter | None = None) -> list[dict[str, Any]]:
     """Run every missing item of ``plan``; returns all records for the plan (old and new).
 
     ``on_record(record, was_cached)`` is called once per item, in order; ``on_warning(line)``
     for what was found wrong in the results file (a torn tail moved aside, foreign lines).
     An image that cannot be read (corrupt, over the pixel limit) becomes a ``skipped`` record
     with its reason and the run goes on; skipped items are tried again on every resume.
+    ``writer``: an already opened (locked) :class:`ResultsWriter` on ``plan.out``, else one is
+    opened here.
     """
+    if writer is None:
+        with ResultsWriter(plan.out) as own:
+            return run_bench(plan, on_record, on_warning, own)
     from .imageio import load_image
 
     warn = on_warning or (lambda line: None)
     results: list[dict[str, Any]] = []
-    with ResultsWriter(plan.out) as writer:
-        if writer.moved_torn:
-            warn(f"{plan.out} ended in a torn line (a run killed mid-write); moved it to {writer.moved_torn}")
-        found = read_results(plan.out)
-        if found.problems():
-            warn(f"{plan.out}: ignored {found.problems()}")
-        done = {record_key(r): r for r in deduplicate(found.records)}
-        loaded: tuple[str, Any, str | None] | None = None
-        for image, name, snr in plan.items():
-            codec = plan.codecs[name]
-            placeholder = _placeholder(plan, image, codec, snr)
-            cached = done.get(record_key(placeholder))
-            if cached is not None and cached["status"] != "skipped":
-                results.append(cached)
-                if on_record:
-                    on_record(cached, True)
-                continue
-            if loaded is None or loaded[0] != image.id:
-                try:
-                    loaded = (image.id, load_image(image.path), None)
-                except SemcodecError as exc:
-                    loaded = (image.id, None, str(exc))
-            rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder)
-            rec["dataset"], rec["image"] = plan.dataset, image.id
-            if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
-                rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
-            else:
-                writer.append(rec)
-                was_cached = False
-            results.append(rec)
+    if writer.moved_torn:
+        warn(f"{plan.out} ended in a torn line (a run killed mid-write); moved it to {writer.moved_torn}")
+    found = read_results(plan.out)
+    if found.problems():
+        warn(f"{plan.out}: ignored {found.problems()}")
+    done = {record_key(r): r for r in deduplicate(found.records)}
+    loaded: tuple[str, Any, str | None] | None = None
+    for image, name, snr in plan.items():
+        codec = plan.codecs[name]
+        placeholder = _placeholder(plan, image, codec, snr)
+        cached = done.get(record_key(placeholder))
+        if cached is not None and cached["status"] != "skipped":
+            results.append(cached)
             if on_record:
-                on_record(rec, was_cached)
+                on_record(cached, True)
+            continue
+        if loaded is None or loaded[0] != image.id:
+            try:
+                loaded = (image.id, load_image(image.path), None)
+            except SemcodecError as exc:
+                loaded = (image.id, None, str(exc))
+        rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder)
+        rec["dataset"], rec["image"] = plan.dataset, image.id
+        if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
+            rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
+        else:
+            writer.append(rec)
+            was_cached = False
+        results.append(rec)
+        if on_record:
+            on_record(rec, was_cached)
     return results
 
 

@@ -28,7 +28,7 @@ app.add_typer(models_app, name="models")
 
 # Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
 console = Console() if sys.stdout.isatty() else Console(width=160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 _DEBUG = {"on": False}
 
 
@@ -380,6 +380,7 @@ def bench_cmd(
 
     from . import data as datasets
     from .bench import BenchPlan, aggregate, plot, run_bench
+    from .results_file import ResultsWriter
     from .registry import CODECS, load_codec, names
 
     from .results_file import check_results_path
@@ -430,9 +431,9 @@ def bench_cmd(
     check_device(device)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
                      channel=make_channel(channel), seed=seed, metrics=metric_list, out=out)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with ResultsWriter(out) as writer, Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=err_console) as bar:
+                  console=err_console, transient=True) as bar:
         task = bar.add_task(f"bench {name}", total=plan.total, last="")
 
         def on_record(rec: dict, cached: bool) -> None:
@@ -446,7 +447,7 @@ def bench_cmd(
             err_console.print(f"[yellow]note:[/yellow] {line}", highlight=False, soft_wrap=True)
 
         try:
-            records = run_bench(plan, on_record, on_warning)
+            records = run_bench(plan, on_record, on_warning, writer)
         except KeyboardInterrupt:
             bar.stop()
             err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "
@@ -474,11 +475,11 @@ def report_cmd(
     check_output(plot_path, PLOT_SUFFIXES)
     check_readable_file(results)
     found = read_results(results)
-    if found.problems():
-        err_console.print(f"[yellow]note:[/yellow] {results}: ignored {found.problems()}", highlight=False)
     records = deduplicate(found.records)
     if not records:
-        raise InvalidInput(f"{results}: no semcodec records")
+        raise InvalidInput(f"{results}: no semcodec records" + (f" ({found.problems()})" if found.problems() else ""))
+    if found.problems():
+        err_console.print(f"[yellow]note:[/yellow] {results}: ignored {found.problems()}", highlight=False)
     table = aggregate(records, metric)
     _render_table(table, f"{results.name}: mean {metric}")
     if plot_path:

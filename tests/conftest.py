@@ -81,3 +81,47 @@ def tiny_kodak(kodak_dir, tmp_path_factory):
     for name in ("kodim05", "kodim15", "kodim23"):
         Image.open(kodak_dir / f"{name}.png").resize((96, 64)).save(folder / f"{name}.png")
     return folder
+
+
+def call_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run the CLI's ``main()`` in this process (fast, for many cases): ``(exit code, out, err)``.
+
+    Process-wide settings the CLI may change (model overrides, the pixel limit, --debug) are
+    reset afterwards, so calls do not leak into each other.
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from semcodec import cli
+    from semcodec.limits import set_max_pixels
+    from semcodec.models import source
+
+    out, err = io.StringIO(), io.StringIO()
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    sys.argv = ["semcodec", *map(str, args)]
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+        set_max_pixels(None)
+        source._overrides.clear()
+        cli._DEBUG["on"] = False
+        os.environ.pop("SEMCODEC_DEVICE", None)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean_error(code: int, out: str, err: str, needle: str = "", exit_code: int = 2) -> None:
+    """A user error: the given exit code, one short line on stderr, no traceback anywhere."""
+    assert code == exit_code, (code, out, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert needle.lower() in err.lower(), err

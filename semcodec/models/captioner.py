@@ -17,6 +17,11 @@ PROMPT = "Relay a brief, clear account of the picture shown."
 def _load_llava(path: str, device: str) -> tuple[Any, Any]:
     processor, model = hf_pair("AutoProcessor", "LlavaForConditionalGeneration")(path, device)
     processor.tokenizer.padding_side = "left"  # batched generation continues every prompt at its end
+    if not (getattr(processor, "chat_template", None) or getattr(processor.tokenizer, "chat_template", None)):
+        from ..errors import ModelUnavailable
+
+        raise ModelUnavailable(f"LLaVA captioner: {path} has no chat template (chat_template.json or "
+                               "chat_template.jinja); the prompt format cannot be built")
     return processor, model
 
 

@@ -68,12 +68,20 @@ class Generator:
     def _pipe(self) -> Any:
         if not self.ip_adapter:
             return load_once("generator", self.device, _load_sd, self.codec)
+        from .source import component
+        from .validate import check_layout
+
         ip_path = str(require("ip_adapter", self.codec))
+        check_layout("ip_adapter", ip_path, component("ip_adapter").role)
 
         def build(path: str, device: str) -> Any:
+            from pathlib import Path
+
             pipe = _load_sd(path, device)
-            pipe.load_ip_adapter(ip_path, subfolder="models", weight_name="ip-adapter_sd15.bin",
-                                 local_files_only=True)
+            # h94/IP-Adapter ships both formats; a copy may hold only one of them.
+            weight = next(n for n in ("ip-adapter_sd15.safetensors", "ip-adapter_sd15.bin")
+                          if (Path(ip_path) / "models" / n).is_file())
+            pipe.load_ip_adapter(ip_path, subfolder="models", weight_name=weight, local_files_only=True)
             return pipe.to(device)
 
         return load_once("generator", self.device, build, self.codec, variant="+ip_adapter")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..errors import ModelUnavailable
 from .source import best_device, require
+from .validate import check_loading_info
 
 _LOADED: dict[tuple[str, str, str], Any] = {}
 
@@ -16,12 +18,24 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
     Raises :class:`~semcodec.errors.ModelUnavailable` (fast, no hub access) when the weights are
     not on this machine.
     """
+    from ..errors import SemcodecError
+    from .source import component
+    from .validate import check_layout
+
     path = str(require(key, codec))
     dev = best_device(device)
     cache_key = (key + variant, path, dev)
     if cache_key not in _LOADED:
+        role = component(key).role
+        check_layout(key, path, role)
         quiet_libraries()
-        _LOADED[cache_key] = build(path, dev)
+        try:
+            _LOADED[cache_key] = build(path, dev)
+        except SemcodecError:
+            raise
+        except Exception as exc:  # a folder from elsewhere: say which one and why, in one line
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise ModelUnavailable(f"{role}: cannot load {path} ({type(exc).__name__}: {first})") from None
     return _LOADED[cache_key]
 
 
@@ -45,8 +59,12 @@ def hf_pair(processor_class: str, model_class: str) -> Callable[[str, str], tupl
         from .source import dtype_for
 
         processor = getattr(transformers, processor_class).from_pretrained(path, local_files_only=True)
-        model = getattr(transformers, model_class).from_pretrained(path, dtype=dtype_for(device),
-                                                                  local_files_only=True)
+        model, info = getattr(transformers, model_class).from_pretrained(
+            path, dtype=dtype_for(device), local_files_only=True, output_loading_info=True)
+        check_loading_info(info, path, model_class)
+        tokenizer = getattr(processor, "tokenizer", processor)
+        if getattr(tokenizer, "pad_token", "") is None and getattr(tokenizer, "eos_token", None) is not None:
+            tokenizer.pad_token = tokenizer.eos_token  # batched inputs need one; many repos ship none
         return processor, model.to(device).eval()
 
     return build

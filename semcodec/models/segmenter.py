@@ -30,9 +30,21 @@ def _load(path: str, device: str):
     import torch
     from torchvision.models.segmentation import fcn_resnet50
 
-    # The torchvision weights file (fcn_resnet50_coco-1167a1af.pth) is this state dict.
-    model = fcn_resnet50(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    from ..errors import ModelUnavailable
+
+    # The torchvision weights file (fcn_resnet50_coco-1167a1af.pth) is this state dict; copies
+    # saved without the auxiliary head (it is unused at inference) are accepted as they are.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ModelUnavailable(f"FCN segmenter: {path} is not a state dict")
+    state = state.get("model", state) if isinstance(state.get("model"), dict) else state
+    aux = any(str(k).startswith("aux_classifier.") for k in state)
+    model = fcn_resnet50(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=aux)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        keys = result.missing_keys or result.unexpected_keys
+        raise ModelUnavailable(f"FCN segmenter: {path} does not match FCN-ResNet50 with 21 classes "
+                               f"({len(keys)} {'missing' if result.missing_keys else 'unexpected'} keys, e.g. {keys[0]})")
     return model.to(device).eval()
 
 

@@ -27,7 +27,7 @@ class Component:
 
     key: str
     default: str
-    probe: str  # a file that exists in a complete copy (relative to the repo / folder)
+    probe: str  # a file that exists in a complete copy (relative to the repo / folder); "a|b": either
     role: str
     size: str  # approximate download size of the default
 
@@ -45,7 +45,7 @@ COMPONENTS: dict[str, Component] = {c.key: c for c in (
               "BART spelling corrector", "0.56 GB"),
     Component("generator", "stable-diffusion-v1-5/stable-diffusion-v1-5", "model_index.json",
               "Stable Diffusion 1.5", "5.2 GB (fp32 safetensors)"),
-    Component("ip_adapter", "h94/IP-Adapter", "models/ip-adapter_sd15.bin",
+    Component("ip_adapter", "h94/IP-Adapter", "models/ip-adapter_sd15.bin|models/ip-adapter_sd15.safetensors",
               "IP-Adapter for SD 1.5 and its image encoder", "2.6 GB"),
     Component("segmenter", TORCHVISION_FCN, FCN_FILE,
               "FCN-ResNet50 (COCO with VOC labels) segmenter", "0.14 GB"),
@@ -104,7 +104,7 @@ def locate(key: str) -> Path | None:
     mid = model_id(key)
     local = Path(mid).expanduser()
     if local.exists():
-        return local if (local.is_file() or (local / comp.probe).exists() or key == "segmenter") else None
+        return local if (local.is_file() or _has_probe(local, comp) or key == "segmenter") else None
     if mid == TORCHVISION_FCN:
         path = torch_checkpoints() / FCN_FILE
         return path if path.is_file() else None
@@ -114,9 +114,13 @@ def locate(key: str) -> Path | None:
     if not repo.is_dir():
         return None
     for snapshot in sorted(repo.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-        if (snapshot / comp.probe).exists():
+        if _has_probe(snapshot, comp):
             return snapshot
     return None
+
+
+def _has_probe(folder: Path, comp: Component) -> bool:
+    return any((folder / probe).exists() for probe in comp.probe.split("|"))
 
 
 def missing_reason(key: str, codec: str | None = None) -> str | None:
@@ -125,7 +129,7 @@ def missing_reason(key: str, codec: str | None = None) -> str | None:
         return None
     comp = component(key)
     mid = model_id(key)
-    where = "not a folder with " + comp.probe if Path(mid).expanduser().exists() else (
+    where = "not a folder with " + comp.probe.replace("|", " or ") if Path(mid).expanduser().exists() else (
         f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
         else f"not in the Hugging Face cache ({hf_cache()})")
     return (f"{comp.role} {mid!r} is {where}; run `semcodec models pull {codec or key}` "

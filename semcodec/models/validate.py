@@ -1,0 +1,71 @@
+"""Checks that a model folder is what its component needs, before and after loading it.
+
+Why: ``from_pretrained`` on a folder laid out differently from the expected repo either fails
+deep inside a library (a traceback) or, worse, *succeeds* with randomly initialised weights and
+a suppressed warning — and a codec would then report numbers from noise. So each component
+names what must be in its folder (checked before loading, one line naming what is missing), its
+expected ``model_type``, and after loading transformers' missing-keys report is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ModelUnavailable
+
+#: component -> files or folders (relative) that must exist; "a|b" means either.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "captioner": ("config.json", "preprocessor_config.json|processor_config.json",
+                  "tokenizer.json|tokenizer.model|tokenizer_config.json"),
+    "blip": ("config.json", "preprocessor_config.json|processor_config.json", "tokenizer.json|vocab.txt"),
+    "speller": ("config.json", "tokenizer.json|vocab.json|tokenizer.model"),
+    "clip": ("config.json", "preprocessor_config.json|processor_config.json", "tokenizer.json|vocab.json"),
+    "generator": ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
+                  "tokenizer", "scheduler"),
+    "ip_adapter": ("models/ip-adapter_sd15.bin|models/ip-adapter_sd15.safetensors",
+                   "models/image_encoder/config.json"),
+}
+
+#: component -> the ``model_type`` values of config.json it can load.
+MODEL_TYPES: dict[str, tuple[str, ...]] = {
+    "captioner": ("llava", "llava_next", "llava_onevision"),
+    "blip": ("blip",),
+    "speller": ("bart", "mbart"),
+    "clip": ("clip",),
+}
+
+
+def check_layout(key: str, path: str | Path, role: str) -> None:
+    """Raise :class:`ModelUnavailable` if ``path`` lacks what component ``key`` needs."""
+    path = Path(path)
+    if key == "segmenter":
+        if not path.is_file():
+            raise ModelUnavailable(f"{role}: {path} is {'a folder' if path.is_dir() else 'missing'}; "
+                                   "it must be the FCN state-dict file (fcn_resnet50_coco-1167a1af.pth)")
+        return
+    if not path.is_dir():
+        raise ModelUnavailable(f"{role}: {path} is not a folder")
+    for need in REQUIRED.get(key, ()):
+        options = need.split("|")
+        if not any((path / o).exists() for o in options):
+            raise ModelUnavailable(f"{role}: {path} has no {' or '.join(options)} "
+                                   "(is it a complete copy of the model's repo?)")
+    expected = MODEL_TYPES.get(key)
+    if expected:
+        try:
+            model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            raise ModelUnavailable(f"{role}: {path}/config.json is not readable JSON") from None
+        if model_type not in expected:
+            raise ModelUnavailable(f"{role}: {path} holds a {model_type!r} model, not {' / '.join(expected)}")
+
+
+def check_loading_info(info: dict, path: str, role: str) -> None:
+    """transformers' ``output_loading_info``: any weight left at random initialisation is an error."""
+    missing = list(info.get("missing_keys") or [])
+    mismatched = list(info.get("mismatched_keys") or [])
+    if missing or mismatched:
+        what = missing or [str(m[0]) if isinstance(m, (tuple, list)) else str(m) for m in mismatched]
+        raise ModelUnavailable(f"{role}: {path} lacks {len(what)} weight tensor(s) (e.g. {what[0]}); "
+                               "they would be random — is this the right model folder?")

@@ -1,0 +1,287 @@
+"""Hostile input, case by case: every one is one line and exit 2 (or 0 where it is legitimate),
+never a traceback, and no record is ever lost. Grows with every case found (issue 10)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import assert_clean_error, call_cli
+
+
+def write_png_header_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid all-black PNG of ``width`` x ``height`` written row by row (a few hundred KB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    comp = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, kodak_dir):
+    """Two 48x64 Kodak crops: a dataset every codec crosses in milliseconds."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("tiny_set")
+    for name in ("kodim05", "kodim23"):
+        Image.open(kodak_dir / f"{name}.png").resize((64, 48)).save(folder / f"{name}.png")
+    return folder
+
+
+# -- usage errors ---------------------------------------------------------------------------
+@pytest.mark.parametrize("args, needle", [
+    (("decode", "x.npz", "--json"), "no such option"),
+    (("bench", "kodak24", "--limit", "0"), "--limit"),
+    (("bench", "kodak24", "--limit", "-3"), "--limit"),
+    (("encode", "--seed", "abc"), "--seed"),
+    (("encode", "--grid", "abc"), "--grid"),
+    (("decode", "x.npz"), "--output"),
+    (("frobnicate",), "no such command"),
+    (("codecs", "extra"), "unexpected extra"),
+    (("encode", "--codec", "deep-jscc", "--seed", "18446744073709551616"), "--seed"),
+    (("encode", "--codec", "deep-jscc", "--seed", "-1"), "--seed"),
+    (("encode", "--codec", "bpg-ldpc", "--opt", "iterations=abc"), "iterations"),
+    (("encode", "--codec", "bpg-ldpc", "--opt", "margin_db=abc"), "margin_db"),
+    (("encode", "--codec", "bpg-ldpc", "--opt", "iterations=1e9"), "iterations"),
+    (("encode", "--codec", "bpg-ldpc", "--opt", "chroma=422"), "one of"),
+    (("encode", "--codec", "deep-jscc", "--opt", "bogus=1"), "options: checkpoint"),
+    (("encode", "--codec", "deep-jscc", "--max-pixels", "0"), "--max-pixels"),
+    (("encode", "--codec", "deep-jscc", "--device", "tpu:9"), "device"),
+    (("report", "x.jsonl", "--metric", "foo"), "unknown metric"),
+    (("report", "x.jsonl", "--plot", "fig.xyz"), "unsupported format"),
+])
+def test_usage_errors_are_one_line_and_exit_2(args, needle, tmp_path):
+    assert_clean_error(*call_cli(*args, cwd=tmp_path), needle)
+
+
+def test_train_with_zero_epochs_is_a_usage_error(tmp_path, tiny_folder):
+    code, out, err = call_cli("train", "deep-jscc", "--data", tiny_folder, "--out", tmp_path / "m.safetensors",
+                              "--epochs", "0")
+    assert_clean_error(code, out, err, "--epochs")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_device_without_a_gpu_is_refused_before_work(tmp_path):
+    code, out, err = call_cli("encode", "--codec", "deep-jscc", "--device", "cuda", "-o", tmp_path / "x.png")
+    assert_clean_error(code, out, err, "no CUDA GPU")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("plot", ["p.xyz", "/nonexistent/dir/fig.png"])
+def test_bench_checks_the_plot_path_before_any_work(plot, tmp_path, tiny_folder):
+    out = tmp_path / "r.jsonl"
+    code, o, e = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out,
+                          "--plot", plot, cwd=tmp_path)
+    assert_clean_error(code, o, e, "fig.png" if plot.startswith("/") else "unsupported format")
+    assert not out.exists()  # nothing was run
+
+
+def test_report_on_records_with_missing_fields_or_strings(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"codec": "x"}\n{"codec": "deep-jscc", "dataset": "d", "image": "i", "snr_db": "ten", '
+                   '"channel": "awgn", "seed": 0, "status": "ok", "metrics": {"psnr": "high"}}\n[1, 2]\n')
+    assert_clean_error(*call_cli("report", bad), "no semcodec records")
+
+
+# -- images ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    return write_png_header_bomb(tmp_path_factory.mktemp("bomb") / "bomb.png", 20000, 20000)
+
+
+def test_a_png_declaring_20000x20000_is_refused_from_its_header(bomb, tmp_path):
+    assert bomb.stat().st_size < 1_000_000
+    code, out, err = call_cli("encode", bomb, "--codec", "deep-jscc", "-o", tmp_path / "x.png")
+    assert_clean_error(code, out, err, "over the 64 MP limit")
+    code, out, err = call_cli("encode", bomb, "--codec", "deep-jscc", "--max-pixels", "1000")
+    assert_clean_error(code, out, err, "over the 0.001 MP limit")
+
+
+def test_a_real_12000x12000_image_is_refused_in_little_memory(tmp_path):
+    big = write_png_header_bomb(tmp_path / "big.png", 12000, 12000)
+    for codec in ("deep-jscc", "bpg-ldpc"):
+        code = ("import resource, subprocess, sys;"
+                f"p = subprocess.run([sys.executable, '-m', 'semcodec.cli', 'encode', {str(big)!r}, '--codec', "
+                f"{codec!r}], capture_output=True, text=True);"
+                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+                "print(p.stderr, file=sys.stderr)")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        rc, max_rss_kb = map(int, proc.stdout.split())
+        assert rc == 2 and "over the 64 MP limit" in proc.stderr and "Traceback" not in proc.stderr
+        assert max_rss_kb < 4 * 1024 * 1024, f"{codec} used {max_rss_kb / 1024:.0f} MB"
+
+
+def test_special_files_are_refused_for_what_they_are(tmp_path):
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    loop_a, loop_b = tmp_path / "a.png", tmp_path / "b.png"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    for path, needle in ((fifo, "a FIFO"), (loop_a, "symbolic link loop"), (Path("/dev/zero"), "a device"),
+                         (tmp_path, "a folder"), (tmp_path / "none.png", "no such file")):
+        assert_clean_error(*call_cli("encode", path, "--codec", "deep-jscc"), needle)
+        assert_clean_error(*call_cli("decode", path, "-o", tmp_path / "x.png"), needle)
+
+
+def test_a_bad_image_in_a_bench_folder_is_a_skipped_record_and_the_run_goes_on(tmp_path, tiny_folder, bomb):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for f in tiny_folder.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "aaa_bomb.png").write_bytes(bomb.read_bytes())
+    (folder / "broken.png").write_text("not an image")
+    out = tmp_path / "r.jsonl"
+    args = ("bench", folder, "--codecs", "uncoded-analog", "--snr", "0,10", "--out", out)
+    code, o, e = call_cli(*args)
+    assert code == 0, e
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    skipped = [r for r in recs if r["status"] == "skipped"]
+    assert len(recs) == 8 and len(skipped) == 4
+    assert {r["image"] for r in skipped} == {"aaa_bomb", "broken"} and all(r["reason"] for r in skipped)
+    assert call_cli(*args)[0] == 0
+    assert out.read_text().count("\n") == 8  # resumed: nothing new, nothing twice
+
+
+# -- results files ---------------------------------------------------------------------------
+def _records(path: Path) -> list[dict]:
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]  # every line readable
+
+
+def _keys(recs: list[dict]) -> list[tuple]:
+    return [(r["image"], r["codec"], r["snr_db"]) for r in recs]
+
+
+def test_a_torn_last_line_is_moved_aside_and_the_resume_is_clean(tmp_path, tiny_folder):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", tiny_folder, "--codecs", "uncoded-analog", "--out", out)
+    assert call_cli(*base, "--snr", "0,5")[0] == 0
+    whole = out.read_text()
+    torn = whole.splitlines()[-1][: 57]
+    out.write_text(whole + torn)  # killed mid-write
+    code, o, e = call_cli(*base, "--snr", "0,5,10")
+    assert code == 0 and "torn" in e
+    recs = _records(out)
+    assert len(recs) == 6 and len(set(_keys(recs))) == 6
+    assert (tmp_path / "r.jsonl.torn").read_text() == torn + "\n"
+
+
+def test_a_second_bench_on_the_same_out_is_refused(tmp_path, tiny_folder):
+    from semcodec.results_file import ResultsWriter
+
+    out = tmp_path / "r.jsonl"
+    with ResultsWriter(out):
+        code, o, e = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert_clean_error(code, o, e, "being written by another bench")
+    assert call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+
+
+@pytest.mark.parametrize("target", ["/dev/full", "/dev/zero", "DIR"])
+def test_out_must_be_a_regular_file(target, tmp_path, tiny_folder):
+    out = tmp_path if target == "DIR" else target
+    code, o, e = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert code == 2 and "Traceback" not in o + e and len(e.strip().splitlines()) == 1
+    assert_clean_error(*call_cli("report", out), "not a regular file")
+
+
+def test_foreign_and_malformed_lines_are_counted_and_skipped(tmp_path, tiny_folder):
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"codec": "deep-jscc", "snr_db": 3}\nnot json at all\n{"tool": "other"}\n')
+    code, o, e = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert code == 0 and "1 line(s) that are not JSON" in e and "2 JSON object(s)" in e
+    code, o, e = call_cli("report", out)
+    assert code == 0 and "uncoded-analog" in o and "not JSON" in e
+
+
+def test_report_deduplicates_by_the_record_key(tmp_path, tiny_folder):
+    from semcodec.bench import aggregate, read_records
+
+    out = tmp_path / "r.jsonl"
+    assert call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "0,5", "--out", out)[0] == 0
+    once = call_cli("report", out)[1]
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(out.read_text() * 2)  # two benches appended the same work
+    assert call_cli("report", twice)[1].splitlines()[1:] == once.splitlines()[1:]  # the title names the file
+    cells = aggregate(read_records(twice)).rows[0][2]
+    assert all(n == 2 for _, n, _ in cells.values())  # two images per cell, not four
+
+
+def test_disk_full_mid_write_leaves_no_partial_line_and_resumes(tmp_path, tiny_folder, monkeypatch):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "0,5,10", "--out", out)
+    real_write = os.write
+    calls = {"n": 0}
+
+    def full_after_two(fd, data):
+        calls["n"] += 1
+        if calls["n"] > 2:  # the third record: half of it fits, then the disk is full
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr("semcodec.results_file.os.write", full_after_two)
+    code, o, e = call_cli(*base)
+    assert_clean_error(code, o, e, "the disk is full")
+    assert len(_records(out)) == 2  # the two written records are whole; no torn line
+    monkeypatch.setattr("semcodec.results_file.os.write", real_write)  # space is back
+    assert call_cli(*base)[0] == 0
+    recs = _records(out)
+    assert len(recs) == 6 and len(set(_keys(recs))) == 6
+
+
+def test_kill_9_during_a_bench_then_resume(tmp_path, kodak_dir):
+    out = tmp_path / "r.jsonl"
+    args = [sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(kodak_dir), "--codecs",
+            "deep-jscc", "--snr", "0,3,6,9,12", "--limit", "2", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.stat().st_size < 10):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with open(out, "ab") as f:  # and, as if the kill came mid-write, half a record
+        f.write(b'{"codec": "deep-jscc", "dataset": "kodak24", "image": "kodim0')
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    recs = _records(out)
+    assert len(recs) == 10 and len(set(_keys(recs))) == 10
+
+
+# -- plugins ---------------------------------------------------------------------------------
+def test_an_entry_point_naming_a_non_class_is_reported_not_a_traceback(monkeypatch, tmp_path, tiny_folder):
+    from importlib.metadata import EntryPoint
+
+    from semcodec import registry
+
+    real = registry.registered
+
+    def with_bad(group):
+        found = dict(real(group))
+        if group == registry.CODECS:
+            ep = EntryPoint(name="bad", value="math:pi", group=group)
+            found["bad"] = registry.Registered("bad", "math:pi", "bad-plugin", ep)
+        return found
+
+    monkeypatch.setattr(registry, "registered", with_bad)
+    code, out, err = call_cli("codecs")
+    assert code == 0 and "not a semcodec.Codec subclass" in out
+    assert_clean_error(*call_cli("encode", "--codec", "bad"), "not a semcodec.Codec subclass")
+    code, out, err = call_cli("bench", tiny_folder, "--codecs", "all", "--snr", "5", "--out", tmp_path / "r.jsonl")
+    assert code == 0 and "skipping bad" in err

@@ -1,0 +1,128 @@
+"""Model folders laid out differently from the expected repos: one line naming the folder and
+what is wrong, never a traceback, never weights silently left random."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import assert_clean_error, call_cli
+
+
+def _copy(src: str, dst: Path) -> Path:
+    if Path(src).is_dir():
+        shutil.copytree(src, dst)
+    else:
+        shutil.copy(src, dst)
+    return dst
+
+
+def _check(component: str, folder: Path, needle: str):
+    assert_clean_error(*call_cli("models", "check", component, "--model", f"{component}={folder}"), needle)
+
+
+def test_fcn_state_dict_without_the_aux_head_loads(tiny_models, tmp_path):
+    from semcodec.models.segmenter import Segmenter
+    from semcodec.models.source import set_override
+
+    state = torch.load(tiny_models["segmenter"], weights_only=True)
+    no_aux = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
+    path = tmp_path / "fcn_no_aux.pth"
+    torch.save(no_aux, path)
+    set_override("segmenter", str(path))
+    try:
+        seg = Segmenter(size=64).segment(torch.rand(3, 40, 60))
+    finally:
+        set_override("segmenter", tiny_models["segmenter"])
+    assert seg is None or seg.mask.shape == (40, 60)
+
+
+def test_fcn_pointed_at_a_folder_or_a_foreign_state_dict(tiny_models, tmp_path):
+    _check("segmenter", tmp_path, "it must be the FCN state-dict file")
+    other = tmp_path / "other.pth"
+    torch.save({"weight": torch.zeros(3)}, other)
+    _check("segmenter", other, "does not match FCN-ResNet50")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    _check("segmenter", junk, "cannot load")
+
+
+def test_llava_without_chat_template(tiny_models, tmp_path):
+    folder = _copy(tiny_models["captioner"], tmp_path / "llava")
+    for f in ("chat_template.jinja", "chat_template.json"):
+        (folder / f).unlink(missing_ok=True)
+    cfg = folder / "tokenizer_config.json"
+    data = json.loads(cfg.read_text())
+    data.pop("chat_template", None)
+    cfg.write_text(json.dumps(data))
+    _check("captioner", folder, "no chat template")
+
+
+def test_sd_without_vae_and_ip_adapter_without_image_encoder(tiny_models, tmp_path):
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    shutil.rmtree(sd / "vae")
+    _check("generator", sd, "has no vae/config.json")
+    ip = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    shutil.rmtree(ip / "models" / "image_encoder")
+    _check("ip_adapter", ip, "models/image_encoder/config.json")
+
+
+def test_ip_adapter_saved_as_safetensors_works(tiny_models, tmp_path):
+    from safetensors.torch import save_file
+
+    from semcodec.models.generator import Generator
+    from semcodec.models.source import set_override
+
+    ip = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    state = torch.load(ip / "models" / "ip-adapter_sd15.bin", weights_only=True)
+    flat = {f"{group}.{k}": v.contiguous() for group, sub in state.items() for k, v in sub.items()}
+    save_file(flat, ip / "models" / "ip-adapter_sd15.safetensors")
+    (ip / "models" / "ip-adapter_sd15.bin").unlink()
+    set_override("ip_adapter", str(ip))
+    try:
+        image, _ = Generator(ip_adapter=True, steps=1, resolution=64).generate(
+            "a cat", (32, 32), image_prompt=torch.rand(3, 32, 32))
+    finally:
+        set_override("ip_adapter", tiny_models["ip_adapter"])
+    assert image.shape == (3, 32, 32)
+
+
+def test_clip_without_processor_files_and_speller_without_tokenizer(tiny_models, tmp_path):
+    clip = _copy(tiny_models["clip"], tmp_path / "clip")
+    for f in ("processor_config.json", "preprocessor_config.json"):
+        (clip / f).unlink(missing_ok=True)
+    _check("clip", clip, "has no preprocessor_config.json or processor_config.json")
+    speller = _copy(tiny_models["speller"], tmp_path / "bart")
+    for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"):
+        (speller / f).unlink(missing_ok=True)
+    _check("speller", speller, "has no tokenizer.json")
+
+
+def test_blip_pointed_at_a_llava_folder(tiny_models):
+    _check("blip", Path(tiny_models["captioner"]), "holds a 'llava' model, not blip")
+
+
+def test_weights_missing_from_the_file_are_an_error_not_random_init(tiny_models, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    speller = _copy(tiny_models["speller"], tmp_path / "bart")
+    state = load_file(speller / "model.safetensors")
+    dropped = sorted(state)[: len(state) // 3]
+    save_file({k: v for k, v in state.items() if k not in dropped}, speller / "model.safetensors",
+              metadata={"format": "pt"})
+    _check("speller", speller, "weight tensor(s)")
+
+
+def test_a_broken_clip_folder_does_not_crash_a_deep_jscc_encode(tiny_models, tmp_path, monkeypatch):
+    clip = _copy(tiny_models["clip"], tmp_path / "clip")
+    (clip / "model.safetensors").write_bytes(b"garbage")
+    monkeypatch.setenv("SEMCODEC_CLIP", str(clip))
+    code, out, err = call_cli("encode", "--codec", "deep-jscc", "--snr", "10", "--json")
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["metrics"]["clip_cos"] is None and "cannot load" in rec["unavailable"]["clip_cos"]
+    assert rec["metrics"]["psnr"] > 20

@@ -155,7 +155,7 @@ def train_adaptive(
 
     from .data import folder
     from .networks.adjscc import AdaptiveJSCC, latent_channels
-    from .training import _load_uint8, list_images
+    from .training import _load_uint8, check_resume, list_images
 
     if config.steps < 1 or config.batch < 1:
         raise InvalidInput("--steps and --batch must be at least 1")
@@ -193,8 +193,12 @@ def train_adaptive(
     )
     step, history, seconds = 0, [], 0.0
     state_path = out.with_suffix(".state.pt")
+    check_resume(out, resume)
     if resume and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        try:
+            state = torch.load(state_path, map_location=device, weights_only=False)
+        except Exception as exc:
+            raise InvalidInput(f"--resume: {state_path} is not a training state ({type(exc).__name__})") from None
         changed = sorted(k for k, v in asdict(config).items()
                          if state["config"].get(k) != v and k not in RESUMABLE_CHANGES)
         if changed:

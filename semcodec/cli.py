@@ -558,6 +558,10 @@ def train_deep_jscc_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out if it exists.")] = False,
 ) -> None:
     """Train the deep JSCC autoencoder through the project's own channel."""
+    check_output(out, (".safetensors",))
+    from .training import check_resume
+
+    check_resume(out, resume)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .channel import check_snr
@@ -604,6 +608,10 @@ def train_adjscc_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
 ) -> None:
     """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
+    from .training import check_resume
+
+    check_output(out, (".safetensors",))
+    check_resume(out, resume)
     from .adaptive_training import AdaptiveTrainConfig, train_adaptive
     from .channel import check_snr
 
@@ -658,7 +666,12 @@ def main() -> None:
         usage_types, abort_types = (typer_click.ClickException,), (typer.Abort,)
     debug = _DEBUG["on"] or bool(os.environ.get("SEMCODEC_DEBUG")) or "--debug" in sys.argv[1:2]
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # typer turns Ctrl-C (and a command's ``typer.Exit(n)``) into a *returned* exit code
+        if code == 130:
+            err_console.print("[yellow]interrupted[/yellow]")
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            raise SystemExit(code)
     except SemcodecError as exc:
         if debug:
             raise

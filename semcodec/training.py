@@ -112,6 +112,14 @@ def save_checkpoint(path: Path, model, card: dict, optimizer=None, epoch: int = 
         torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch}, path.with_suffix(".state.pt"))
 
 
+def check_resume(out: Path, resume: bool) -> None:
+    """``--resume`` onto a file without its training state would silently start over: refuse."""
+    state_path = out.with_suffix(".state.pt")
+    if resume and out.exists() and not state_path.exists():
+        raise InvalidInput(f"--resume: {out} exists but its training state {state_path.name} does not; "
+                           "remove --resume to start over (it overwrites the file)")
+
+
 def train_deep_jscc(
     config: TrainConfig,
     out: Path,
@@ -157,11 +165,16 @@ def train_deep_jscc(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch = 0
     state_path = out.with_suffix(".state.pt")
-    if resume and out.exists() and state_path.exists():
-        model.load_state_dict(load_file(str(out), device=str(device)))
-        state = torch.load(state_path, map_location=device)
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = int(state["epoch"])
+    check_resume(out, resume)
+    if resume and state_path.exists():
+        try:
+            model.load_state_dict(load_file(str(out), device=str(device)))
+            state = torch.load(state_path, map_location=device, weights_only=True)
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch = int(state["epoch"])
+        except Exception as exc:  # a file that is not this run's checkpoint
+            raise InvalidInput(f"--resume: cannot continue from {out} ({type(exc).__name__}); "
+                               "it is not a checkpoint of this configuration") from None
         rng.seed(config.seed + start_epoch)
         torch.manual_seed(config.seed + start_epoch)
 

@@ -285,3 +285,26 @@ def test_an_entry_point_naming_a_non_class_is_reported_not_a_traceback(monkeypat
     assert_clean_error(*call_cli("encode", "--codec", "bad"), "not a semcodec.Codec subclass")
     code, out, err = call_cli("bench", tiny_folder, "--codecs", "all", "--snr", "5", "--out", tmp_path / "r.jsonl")
     assert code == 0 and "skipping bad" in err
+
+
+# -- training ---------------------------------------------------------------------------------
+def test_train_refuses_a_missing_folder_and_a_resume_onto_a_foreign_file(tmp_path, tiny_folder):
+    assert_clean_error(*call_cli("train", "deep-jscc", "--data", tiny_folder, "--out",
+                                 tmp_path / "no" / "dir" / "m.safetensors", "--epochs", "1"), "cannot write")
+    garbage = tmp_path / "g.safetensors"
+    garbage.write_text("not a checkpoint")
+    for trainer in ("deep-jscc", "adjscc"):
+        assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", garbage, "--resume"),
+                           "training state")
+    assert garbage.read_text() == "not a checkpoint"  # not overwritten
+
+
+def test_ctrl_c_during_training_exits_130(tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "semcodec.cli", "train", "deep-jscc", "--data", str(tiny_folder),
+                             "--out", str(out), "--crop", "32", "--batch", "2", "--epochs", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err

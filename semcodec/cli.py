@@ -552,7 +552,7 @@ def train_deep_jscc_cmd(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="One epoch = one random crop of every image.")] = 100,
     batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
     crop: Annotated[int, typer.Option("--crop", min=8)] = 128,
-    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    lr: Annotated[float, typer.Option("--lr", min=1e-12, max=10.0)] = 1e-3,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out if it exists.")] = False,
@@ -596,7 +596,7 @@ def train_adjscc_cmd(
     steps: Annotated[int, typer.Option("--steps", min=1, help="Total optimiser steps (the cosine schedule's length).")] = 150_000,
     batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
     crop: Annotated[int, typer.Option("--crop", min=16)] = 128,
-    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-3,
+    lr: Annotated[float, typer.Option("--lr", min=1e-12, max=10.0)] = 1e-3,
     width: Annotated[int, typer.Option("--width", min=8, help="Feature channels at 1/4 resolution.")] = 64,
     blocks: Annotated[int, typer.Option("--blocks", min=0, help="Residual blocks per side.")] = 2,
     snr_min: Annotated[float, typer.Option("--snr-min")] = -5.0,
@@ -605,6 +605,7 @@ def train_adjscc_cmd(
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
     threads: Annotated[int, typer.Option("--threads", min=0, help="torch CPU threads (0: torch's default).")] = 0,
+    bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast on the CPU (needs AVX512-BF16; always on for CUDA).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
 ) -> None:
     """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
@@ -619,6 +620,7 @@ def train_adjscc_cmd(
         data=[str(d) for d in data], eval_data=[str(e) for e in eval_data or []], steps=steps,
         batch=batch, crop=crop, lr=lr, width=width, blocks=blocks, snr_min=check_snr(snr_min),
         snr_max=check_snr(snr_max), eval_every=eval_every, seed=seed, device=device, threads=threads,
+        bf16=bf16,
     )
     if config.snr_min > config.snr_max:
         raise InvalidInput("--snr-min must not exceed --snr-max")

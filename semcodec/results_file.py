@@ -73,8 +73,14 @@ def record_problem(rec: Any) -> str | None:
         return "metrics missing or not numbers"
     if not _is_number(rec.get("bandwidth_ratio")):
         return "bandwidth_ratio missing or not a number"
-    if "config" in rec and not isinstance(rec["config"], dict):
+    cfg = rec.get("config", {})
+    if not isinstance(cfg, dict):
         return "config is not an object"
+    for key in ("bandwidth", "design_snr_db"):
+        if cfg.get(key) is not None and not _is_number(cfg[key]):
+            return f"config.{key} is not a number"
+    if not isinstance(cfg.get("options", {}), dict):
+        return "config.options is not an object"
     return None
 
 

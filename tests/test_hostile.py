@@ -65,6 +65,9 @@ def tiny_folder(tmp_path_factory, kodak_dir):
     (("encode", "--codec", "deep-jscc", "--device", "tpu:9"), "device"),
     (("report", "x.jsonl", "--metric", "foo"), "unknown metric"),
     (("report", "x.jsonl", "--plot", "fig.xyz"), "unsupported format"),
+    (("train", "deep-jscc", "--data", ".", "--out", "m.safetensors", "--lr", "nan"), "--lr"),
+    (("train", "adjscc", "--data", ".", "--out", "m.safetensors", "--lr", "-1"), "--lr"),
+    (("train", "adjscc", "--data", ".", "--out", "m.txt"), "unsupported format"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, needle, tmp_path):
     assert_clean_error(*call_cli(*args, cwd=tmp_path), needle)
@@ -95,7 +98,10 @@ def test_bench_checks_the_plot_path_before_any_work(plot, tmp_path, tiny_folder)
 def test_report_on_records_with_missing_fields_or_strings(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"codec": "x"}\n{"codec": "deep-jscc", "dataset": "d", "image": "i", "snr_db": "ten", '
-                   '"channel": "awgn", "seed": 0, "status": "ok", "metrics": {"psnr": "high"}}\n[1, 2]\n')
+                   '"channel": "awgn", "seed": 0, "status": "ok", "metrics": {"psnr": "high"}}\n[1, 2]\n'
+                   '{"codec": "deep-jscc", "dataset": "d", "image": "i", "snr_db": 3, "channel": "awgn", "seed": 0, '
+                   '"status": "ok", "metrics": {"psnr": 30.0}, "bandwidth_ratio": 0.08, '
+                   '"config": {"design_snr_db": "ten"}}\n')
     assert_clean_error(*call_cli("report", bad), "no semcodec records")
 
 

@@ -110,6 +110,12 @@ class AdaptiveJsccCodec(Codec):
                                     path=True)}
     header_schema = Obj({"height": SIDE, "width": SIDE, "checkpoint": Str(80, pattern=CHECKPOINT_ID)})
 
+    @classmethod
+    def readiness(cls) -> tuple[bool, str]:
+        if shipped():
+            return True, ""
+        return False, "no adjscc checkpoint ships with this install (train one: `semcodec train adjscc`)"
+
     def _checkpoint(self) -> AdaptiveCheckpoint:
         return checkpoint_from(self.opts["checkpoint"])
 

@@ -149,10 +149,12 @@ def train_adaptive(
     resume: bool = False,
     progress: Callable[[int, float, dict | None], None] | None = None,
     command: str | None = None,
+    progress_every: int = 100,
 ) -> dict:
     """Train (or resume) and write ``out`` (EMA weights) with its JSON card; returns the card.
 
-    ``progress(step, loss, kodak)`` is called every 100 steps and after each evaluation.
+    ``progress(step, loss, kodak)`` is called every ``progress_every`` steps and after each
+    evaluation (after the checkpoint of that step, so an interrupt there loses nothing).
     """
     import torch
 
@@ -257,7 +259,7 @@ def train_adaptive(
             t_last = time.time()
         if step % config.save_every == 0 or step == config.steps or kodak is not None:
             checkpoint()
-        if progress and (step % 100 == 0 or kodak is not None):
+        if progress and (step % progress_every == 0 or kodak is not None):
             progress(step, running, kodak)
     return checkpoint()
 

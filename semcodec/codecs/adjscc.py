@@ -122,9 +122,14 @@ class AdaptiveJsccCodec(Codec):
     def _model(self, ckpt: AdaptiveCheckpoint):
         return load_model(str(ckpt.path), self.device or "cpu")
 
-    def _channels(self, model) -> int:
+    def _channels(self, model, ckpt: AdaptiveCheckpoint) -> int:
+        """Latent channels for ``--bandwidth``: only the ratios the checkpoint was trained for."""
         from ..networks.adjscc import latent_channels
 
+        trained = ckpt.card.get("bandwidth_ratios") or []
+        if trained and not any(math.isclose(self.bandwidth, r, rel_tol=0.02) for r in trained):
+            shown = ", ".join(f"1/{round(1 / r)}" for r in trained)
+            raise InvalidInput(f"adjscc: checkpoint {ckpt.name} serves k/n {shown}, not {self.bandwidth:.4g}")
         try:
             return latent_channels(self.bandwidth, model.c_max)
         except ValueError as exc:
@@ -138,7 +143,7 @@ class AdaptiveJsccCodec(Codec):
 
         ckpt = self._checkpoint()
         model = self._model(ckpt)
-        c = self._channels(model)
+        c = self._channels(model, ckpt)
         h, w = image.shape[-2:]
         budget = symbol_budget(h, w, self.bandwidth)
         if budget < 1:
@@ -162,7 +167,7 @@ class AdaptiveJsccCodec(Codec):
         header = received.header
         ckpt = self._receiver_checkpoint(str(header["checkpoint"]))
         model = self._model(ckpt)
-        c = self._channels(model)
+        c = self._channels(model, ckpt)
         h, w = int(header["height"]), int(header["width"])
         hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE
         full = c * (hp // DOWNSAMPLE) * (wp // DOWNSAMPLE) // 2

@@ -11,19 +11,21 @@ from semcodec.registry import load_channel, load_codec
 
 
 def sweep(dataset: str, data: str | None, codecs: dict[str, dict], snrs: list[float], out: Path,
-          metrics: list[str] | None = None, fresh: bool = True) -> tuple[list[dict], float]:
+          metrics: list[str] | None = None, fresh: bool = True, channel: str = "awgn",
+          limit: int | None = None) -> tuple[list[dict], float]:
     """Run every (image, codec, snr); ``codecs`` maps a codec name to its constructor kwargs.
 
     Returns the records and the wall time. ``fresh`` deletes ``out`` first so the time is real.
     """
     name, images = resolve(dataset, data)
+    images = images[:limit] if limit else images
     if fresh and out.exists():
         out.unlink()
     records: list[dict] = []
     t0 = time.perf_counter()
     for codec_name, kwargs in codecs.items():
         codec = load_codec(codec_name)(**kwargs)
-        plan = BenchPlan(name, images, {codec_name: codec}, snrs, load_channel("awgn")(),
+        plan = BenchPlan(name, images, {codec_name: codec}, snrs, load_channel(channel)(),
                          metrics=metrics, out=out)
         records += run_bench(plan)
     return records, time.perf_counter() - t0

@@ -267,7 +267,7 @@ class Codec(ABC):
         metrics: list[str] | None = None,
     ) -> RunResult:
         """Encode, send through ``channel`` at ``snr_db``, decode, and measure."""
-        from .metrics import compute_metrics
+        from .metrics import compute_metrics, score_texts
 
         self._channel_snr_db = float(snr_db)
         self._tx_info = {}  # facts of this run's encode only
@@ -278,6 +278,7 @@ class Codec(ABC):
         elapsed = time.perf_counter() - t0
         check_reconstruction(recon, image)
         attach_sent_texts(recon, self.transmitter_info())
+        score_texts(recon.texts)
         values, unavailable = compute_metrics(image, recon, self.transmitter_info(), metrics)
         record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed)
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)

@@ -38,3 +38,22 @@ def test_bleu_compares_sent_and_final_texts():
     assert hi["bleu"] == pytest.approx(100.0) and lo["bleu"] < 50
     none, why = compute_metrics(img, Reconstruction(img), {}, ["bleu"])
     assert none["bleu"] is None and "no text" in why["bleu"]
+
+
+@pytest.mark.parametrize("text", ["cat", "a cat", "a red cat", "a red cat sits on the green sofa by the window"])
+def test_bleu_and_chrf_of_identical_short_texts_are_100(text):
+    img = torch.rand(3, 8, 8)
+    rec = Reconstruction(img, texts={"t0": {"sent": text, "received": text}})
+    values, _ = compute_metrics(img, rec, {}, ["bleu", "chrf"])
+    assert values["bleu"] == 100.0 and values["chrf"] == 100.0
+
+
+def test_bleu_scores_the_text_the_generator_used_even_when_the_corrector_returned_nothing():
+    from semcodec.metrics import score_texts
+
+    img = torch.rand(3, 8, 8)
+    texts = {"t0": {"sent": "a cat on a mat", "received": "a cat on a mat", "corrected": ""}}
+    values, _ = compute_metrics(img, Reconstruction(img, texts=texts), {}, ["bleu"])
+    assert values["bleu"] == 0.0  # the generator got "", not the (perfect) received text
+    score_texts(texts)
+    assert texts["t0"]["bleu_received"] == 100.0 and texts["t0"]["bleu_corrected"] == 0.0

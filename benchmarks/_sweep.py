@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from semcodec.bench import BenchPlan, aggregate, run_bench
+from semcodec.bench import BenchPlan, run_bench
+from semcodec.report import aggregate
 from semcodec.data import resolve
 from semcodec.registry import load_channel, load_codec
 
@@ -32,14 +33,15 @@ def sweep(dataset: str, data: str | None, codecs: dict[str, dict], snrs: list[fl
 
 
 def table_rows(records: list[dict], metric: str) -> tuple[list[str], list[list]]:
-    table = aggregate(records, metric)
+    """One table (the records share dataset and channel): mean per codec row and SNR column."""
+    (table,) = aggregate(records, metric)
     headers = ["codec", "k/n", *[f"{s:g} dB" for s in table.snrs]]
     fmt = "{:.2f}" if metric == "psnr" else "{:.4f}"
     rows = []
-    for label, ratio, cells in table.rows:
-        row = [label, round(ratio, 4)]
+    for r in table.rows:
+        row = [r.label, round(r.ratio, 4)]
         for s in table.snrs:
-            mean, _, failed = cells.get(s, (None, 0, 0))
-            row.append("-" if mean is None else fmt.format(mean) + (f" ({failed}F)" if failed else ""))
+            c = r.cells.get(s)
+            row.append("-" if c is None or c.mean is None else fmt.format(c.mean) + (f" ({c.failed}F)" if c.failed else ""))
         rows.append(row)
     return headers, rows

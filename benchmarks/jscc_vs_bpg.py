@@ -42,7 +42,7 @@ def encode_times(data: str | None) -> list[float]:
 
 
 def main() -> None:
-    from semcodec.bench import aggregate, plot
+    from semcodec.report import aggregate, plot
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)

@@ -51,13 +51,13 @@ def plot(recs: list[dict], channel: str, path: Path, n_images: int) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcodec.bench import aggregate
+    from semcodec.report import aggregate
 
-    table = aggregate(recs, "psnr")
+    (table,) = aggregate(recs, "psnr")
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for i, (label, ratio, cells) in enumerate(table.rows):
-        xs = [s for s in table.snrs if s in cells and cells[s][0] is not None]
-        ax.plot(xs, [cells[s][0] for s in xs], marker="osD^v<>"[i % 7], label=f"{label} (measured)")
+    for i, r in enumerate(table.rows):
+        xs = [s for s in table.snrs if s in r.cells and r.cells[s].mean is not None]
+        ax.plot(xs, [r.cells[s].mean for s in xs], marker="osD^v<>"[i % 7], label=f"{r.label} (measured)")
     if channel == "awgn":
         ax.plot(list(SWINJSCC), list(SWINJSCC.values()), "k*", markersize=10, linestyle="none",
                 label="SwinJSCC, published figures (not measured here)")

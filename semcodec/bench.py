@@ -10,11 +10,9 @@ fit, segmentation, captions) is cached per image and reused across the sweep.
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import InvalidInput, SemcodecError
 from .results_file import ResultsWriter, deduplicate, read_results, record_key, skipped_record
@@ -41,6 +39,7 @@ class BenchPlan:
     seed: int = 0
     metrics: list[str] | None = None
     out: Path = Path("results.jsonl")
+    keep_images: Path | None = None  # save every reconstruction (and received texts) here
 
     def items(self) -> Iterator[tuple["DatasetImage", str, float]]:
         for image in self.images:
@@ -55,7 +54,8 @@ class BenchPlan:
 
 def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float) -> dict[str, Any]:
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
-            "channel": plan.channel.name, "seed": plan.seed, "config": codec.config()}
+            "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
+            "provenance": codec.provenance()}
 
 
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
@@ -98,7 +98,7 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
                 loaded = (image.id, load_image(image.path), None)
             except SemcodecError as exc:
                 loaded = (image.id, None, str(exc))
-        rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder)
+        rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder, image.path)
         rec["dataset"], rec["image"] = plan.dataset, image.id
         if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
             rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
@@ -112,81 +112,44 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
 
 
 def _attempt(plan: BenchPlan, codec: "Codec", snr: float, image: Any, load_error: str | None,
-             placeholder: dict[str, Any]) -> dict[str, Any]:
+             placeholder: dict[str, Any], source: Path) -> dict[str, Any]:
     """One transmission's record, or a ``skipped`` record saying why it could not be made."""
     reason = load_error
     if reason is None:
         try:
-            return dict(codec.run(image, snr_db=snr, channel=plan.channel, seed=plan.seed,
-                                  metrics=plan.metrics).record)
+            result = codec.run(image, snr_db=snr, channel=plan.channel, seed=plan.seed, metrics=plan.metrics)
         except InvalidInput as exc:  # this image cannot go through this codec (e.g. too large)
             reason = str(exc)
         except MemoryError:
             reason = "out of memory"
+        else:
+            rec = dict(result.record)
+            if plan.keep_images is not None:
+                rec["files"] = keep(plan, placeholder, result.reconstruction, source)
+            return rec
     p = placeholder
-    return skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
-                          p["config"], reason)
+    return {**skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
+                             p["config"], reason), "provenance": p["provenance"]}
 
 
-@dataclass
-class Table:
-    """Mean of one metric per (codec, bandwidth) row and SNR column."""
-
-    metric: str
-    snrs: list[float]
-    rows: list[tuple[str, float, dict[float, tuple[float | None, int, int]]]]
-    # row: (codec, mean bandwidth ratio, {snr: (mean or None, n used, n decode_failed)})
+def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
+    """``root/<dataset>/<image>/<codec>-<digest>_<channel>_<snr>dB_s<seed>.png``: one file per record key."""
+    digest = str((rec.get("provenance") or {}).get("config_digest", "nocfg"))[:8]
+    snr = f"{float(rec['snr_db']):g}".replace("-", "m")
+    return (root / rec["dataset"] / rec["image"]
+            / f"{rec['codec']}-{digest}_{rec['channel']}_{snr}dB_s{int(rec['seed'])}.png")
 
 
-def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> Table:
-    """Average ``metric`` over images, per codec configuration and SNR (skipped records excluded)."""
-    groups: dict[tuple[str, str], dict[float, list[dict[str, Any]]]] = {}
-    snrs: set[float] = set()
-    for r in records:
-        if r.get("status") == "skipped":
-            continue
-        cfg = r.get("config") or {}
-        label = r["codec"]
-        if cfg.get("design_snr_db") is not None:
-            label += f" (designed {cfg['design_snr_db']:g} dB)"
-        groups.setdefault((label, json.dumps(cfg, sort_keys=True)), {}).setdefault(float(r["snr_db"]), []).append(r)
-        snrs.add(float(r["snr_db"]))
-    rows = []
-    for (label, _), by_snr in sorted(groups.items()):
-        ratios = [r["bandwidth_ratio"] for recs in by_snr.values() for r in recs]
-        cells = {}
-        for snr, recs in by_snr.items():
-            vals = [r["metrics"].get(metric) for r in recs]
-            vals = [v for v in vals if v is not None and math.isfinite(v)]
-            failed = sum(r.get("status") == "decode_failed" for r in recs)
-            cells[snr] = (statistics.fmean(vals) if vals else None, len(vals), failed)
-        rows.append((label, statistics.fmean(ratios), cells))
-    return Table(metric, sorted(snrs), rows)
+def keep(plan: BenchPlan, placeholder: dict[str, Any], recon: Any, source: Path) -> dict[str, str]:
+    """Save a reconstruction (and its texts) for grids and the HTML report; returns the paths."""
+    from .imageio import save_image
 
-
-def plot(table: Table, path: str | Path) -> Path:
-    """Metric vs SNR, one line per codec configuration (as in the Multi-SC letter's Fig. 3)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    markers = "osD^v<>ph*"
-    for i, (label, ratio, cells) in enumerate(table.rows):
-        xs = [s for s in table.snrs if s in cells and cells[s][0] is not None]
-        ax.plot(xs, [cells[s][0] for s in xs], marker=markers[i % len(markers)],
-                label=f"{label}, k/n={ratio:.3f}")
-    ax.set_xlabel("channel SNR (dB)")
-    ax.set_ylabel(table.metric)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=150)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-    return path
+    path = kept_image_path(plan.keep_images, placeholder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(recon.image, path)
+    files = {"reconstruction": str(path.resolve()), "source": str(Path(source).resolve())}
+    if recon.texts:
+        texts = path.with_suffix(".texts.json")
+        texts.write_text(json.dumps(recon.texts, indent=1))
+        files["texts"] = str(texts.resolve())
+    return files

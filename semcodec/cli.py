@@ -329,26 +329,34 @@ def decode_cmd(
     console.print(f"{codec_name}: {recon.status}, wrote {output}")
 
 
-def _render_table(table, title: str) -> None:
+def _render_tables(tables: list) -> None:
+    """Each (dataset, channel) table: mean ± 95 % CI per codec configuration and SNR."""
+    from rich.markup import escape
     from rich.table import Table as RichTable
 
-    t = RichTable(title=title)
-    t.add_column("codec", no_wrap=True)
-    t.add_column("k/n", justify="right", no_wrap=True)
-    for snr in table.snrs:
-        t.add_column(f"{snr:g} dB", justify="right", no_wrap=True)
-    for label, ratio, cells in table.rows:
-        row = [label, f"{ratio:.3f}"]
+    from .report import cell_text
+
+    for table in tables:
+        t = RichTable(title=table.title)
+        t.add_column("codec", no_wrap=True)
+        t.add_column("k/n", justify="right", no_wrap=True)
+        t.add_column("N", justify="right", no_wrap=True)
         for snr in table.snrs:
-            mean, n, failed = cells.get(snr, (None, 0, 0))
-            text = "-" if mean is None else (f"{mean:.2f}" if abs(mean) >= 10 else f"{mean:.4f}")
-            if failed:
-                text += f" [red]✗{failed}[/red]"
-            row.append(text)
-        t.add_row(*row)
-    console.print(t)
-    if any(cell[2] for _, _, cells in table.rows for cell in cells.values()):
+            t.add_column(f"{snr:g} dB", justify="right", no_wrap=True)
+        for row in table.rows:
+            ns = sorted({c.n for c in row.cells.values()})
+            ratio = "variable" if row.variable_rate else ("-" if row.ratio is None else f"{row.ratio:.3f}")
+            t.add_row(escape(row.label), ratio, "/".join(map(str, ns)),
+                      *[cell_text(row.cells.get(snr), table.metric, markup=True) for snr in table.snrs])
+        console.print(t)
+    if tables:
+        console.print("mean ± half-width of the 95 % confidence interval over N images", highlight=False)
+    if any(c.failed for t in tables for r in t.rows for c in r.cells.values()):
         console.print("✗N: N images decode_failed (their reconstruction is still averaged in)")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [x.strip() for x in text.split(",") if x.strip()] if text else None
 
 
 @app.command("bench")
@@ -374,12 +382,14 @@ def bench_cmd(
     out: Annotated[Path, typer.Option("--out", help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
+    keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
 ) -> None:
-    """Run codecs over a dataset at several SNRs; resumable; ends with a comparison table."""
+    """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import data as datasets
-    from .bench import BenchPlan, aggregate, plot, run_bench
+    from .bench import BenchPlan, run_bench
+    from .report import aggregate, plot
     from .results_file import ResultsWriter
     from .registry import CODECS, load_codec, names
 
@@ -392,6 +402,14 @@ def bench_cmd(
     check_results_path(out)
     check_writable(out)
     check_metric(metric)
+    budgets = [b.strip() for b in bandwidth.split(",") if b.strip()] or ["1/12"]
+    for b in budgets:
+        parse_ratio(b)
+    if keep_images is not None:
+        try:
+            keep_images.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(f"--keep-images {keep_images}: {exc.strerror or exc}") from None
     metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
     if metric_list:
         known = names("semcodec.metrics")
@@ -416,7 +434,9 @@ def bench_cmd(
                 if not ready:
                     skipped[codec_name] = reason
                     continue
-            instances[codec_name] = make_codec(codec_name, bandwidth, design_snr, accepted, device)
+            for b in budgets:
+                key = codec_name if len(budgets) == 1 else f"{codec_name}@{b}"
+                instances[key] = make_codec(codec_name, b, design_snr, accepted, device)
         except SemcodecError as exc:
             if explicit:
                 raise
@@ -430,7 +450,8 @@ def bench_cmd(
         raise InvalidInput("no codec is ready to run")
     check_device(device)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
-                     channel=make_channel(channel), seed=seed, metrics=metric_list, out=out)
+                     channel=make_channel(channel), seed=seed, metrics=metric_list, out=out,
+                     keep_images=keep_images)
     with ResultsWriter(out) as writer, Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:
@@ -453,37 +474,83 @@ def bench_cmd(
             err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "
                               "run the same command again to resume")
             raise SystemExit(130) from None
-    table = aggregate(records, metric)
-    _render_table(table, f"{name}: mean {metric} ({len(images)} images, {channel})")
+    tables = aggregate(records, metric)
+    _render_tables(tables)
+    skipped_images = sorted({r["image"] for r in records if r.get("status") == "skipped"})
+    if skipped_images:
+        console.print(f"skipped (unreadable): {', '.join(skipped_images[:10])}"
+                      + (f" and {len(skipped_images) - 10} more" if len(skipped_images) > 10 else "")
+                      + f"; the reasons are in {out}", highlight=False)
     console.print(f"results: {out}")
     if plot_path:
-        console.print(f"figure: {plot(table, plot_path)}")
+        console.print(f"figure: {plot(tables, plot_path)}")
 
 
 @app.command("report")
 def report_cmd(
-    results: Annotated[Path, typer.Argument(help="A results JSONL written by `semcodec bench`.")],
+    results: Annotated[list[Path], typer.Argument(help="Results JSONL files written by `semcodec bench`.")],
     metric: Annotated[str, typer.Option("--metric", help="Metric to tabulate.")] = "psnr",
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the metric-vs-SNR figure.")] = None,
+    codec: Annotated[Optional[str], typer.Option("--codec", help="Only these codecs (comma-separated).")] = None,
+    channel: Annotated[Optional[str], typer.Option("--channel", help="Only these channels.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only these datasets.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, markdown or json.")] = "table",
+    allow_test_models: Annotated[bool, typer.Option("--allow-test-models", help="Include records made with the test kit's tiny random models.")] = False,
+    grid_path: Annotated[Optional[Path], typer.Option("--grid", help="Write a grid of kept reconstructions (rows: codecs, columns: SNRs).")] = None,
+    images: Annotated[Optional[str], typer.Option("--images", help="Images shown in --grid/--html (comma-separated ids; default: the first two).")] = None,
+    rd_path: Annotated[Optional[Path], typer.Option("--rd", help="Write the rate-distortion plot (metric vs k/n) at --rd-snr.")] = None,
+    rd_snr: Annotated[float, typer.Option("--rd-snr", help="SNR (dB) of the rate-distortion plot.")] = 10.0,
+    html_dir: Annotated[Optional[Path], typer.Option("--html", help="Write a static HTML report into this folder.")] = None,
 ) -> None:
-    """The comparison table (and figure) from saved results."""
-    from .bench import aggregate, plot
+    """The comparison tables (and figure) from saved results, one per dataset and channel."""
     from .imageio import check_readable_file
+    from .report import FORMATS, aggregate, filter_records, grid, plot, rd_plot, to_csv, to_json, to_markdown
     from .results_file import deduplicate, read_results
 
     check_metric(metric)
-    check_output(plot_path, PLOT_SUFFIXES)
-    check_readable_file(results)
-    found = read_results(results)
-    records = deduplicate(found.records)
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    for path in (plot_path, grid_path, rd_path):
+        check_output(path, PLOT_SUFFIXES)
+    if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
+        raise InvalidInput(f"--html {html_dir}: not a folder")
+    found_all, notes = [], []
+    for path in results:
+        check_readable_file(path)
+        found = read_results(path)
+        if found.problems():
+            notes.append(f"{path}: ignored {found.problems()}")
+        found_all += found.records
+    records = deduplicate(found_all)
     if not records:
-        raise InvalidInput(f"{results}: no semcodec records" + (f" ({found.problems()})" if found.problems() else ""))
-    if found.problems():
-        err_console.print(f"[yellow]note:[/yellow] {results}: ignored {found.problems()}", highlight=False)
-    table = aggregate(records, metric)
-    _render_table(table, f"{results.name}: mean {metric}")
+        raise InvalidInput(f"{', '.join(map(str, results))}: no semcodec records"
+                           + (f" ({'; '.join(notes)})" if notes else ""))
+    for note in notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    kept, test_made = filter_records(records, _split(codec), _split(channel), _split(dataset), allow_test_models)
+    test_note = (f"left out {test_made} record(s) made with the test kit's tiny random models (not results; "
+                 "--allow-test-models shows them)")
+    if not kept:
+        raise InvalidInput(f"no records to report: {test_note}" if test_made else "no records left after the filters")
+    if test_made:
+        err_console.print(f"[yellow]note:[/yellow] {test_note}", highlight=False)
+    tables = aggregate(kept, metric)
+    if fmt == "table":
+        _render_tables(tables)
+    else:
+        text = {"csv": to_csv, "markdown": to_markdown, "json": to_json}[fmt](tables)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if plot_path:
-        console.print(f"figure: {plot(table, plot_path)}")
+        err_console.print(f"figure: {plot(tables, plot_path)}", highlight=False)
+    if grid_path:
+        err_console.print(f"grid: {grid(kept, grid_path, _split(images), metric)}", highlight=False)
+    if rd_path:
+        err_console.print(f"rate-distortion: {rd_plot(kept, rd_path, rd_snr, metric)}", highlight=False)
+    if html_dir:
+        from .report_html import write_html
+
+        page = write_html(kept, html_dir, metric, _split(images), [str(p) for p in results])
+        err_console.print(f"html: {page}", highlight=False)
 
 
 @models_app.command("list")

@@ -175,6 +175,7 @@ class Codec(ABC):
         self.opts = {key: spec.default for key, spec in specs.items()}
         self.opts.update({key: specs[key].parse(self.name, key, value) for key, value in options.items()})
         self._channel_snr_db: float | None = None
+        self._provenance: dict[str, Any] | None = None
         self._tx_info: dict[str, Any] = {}  # set by encode; for the record only
 
     @classmethod
@@ -240,6 +241,27 @@ class Codec(ABC):
     def config(self) -> dict[str, Any]:
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
         return {"bandwidth": self.bandwidth, "design_snr_db": self.design_snr_db, "options": dict(self.opts)}
+
+    # -- provenance -------------------------------------------------------------------------
+    def provenance_checkpoints(self) -> dict[str, str]:
+        """Checkpoint name -> ``sha256:…`` of every checkpoint this codec may load (a codec with
+        weights of its own overrides this)."""
+        return {}
+
+    def provenance_device(self) -> tuple[str, str]:
+        """``(device, dtype)`` the codec computes with."""
+        return (self.device or "cpu", "float32")
+
+    def provenance(self) -> dict[str, Any]:
+        """What makes this codec's records what they are (:mod:`semcodec.provenance`); computed
+        once per instance: configuration, pretrained components (``components`` class attribute),
+        checkpoints, device, dtype, versions, and their ``config_digest``."""
+        if self._provenance is None:
+            from .provenance import build, component_provenance
+
+            comps = {key: component_provenance(key) for key in getattr(self, "components", ())}
+            self._provenance = build(self.config(), comps, self.provenance_checkpoints(), *self.provenance_device())
+        return self._provenance
 
     def note_transmitter(self, **facts: Any) -> None:
         """Called by ``encode`` to put transmitter-side facts (texts sent, quality chosen, ...)
@@ -340,5 +362,6 @@ def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Te
         "image_size": [int(h), int(w)],
         "info": recon.info,
         "transmitter": {k: v for k, v in codec.transmitter_info().items() if k != "texts"},
+        "provenance": codec.provenance(),
     }
     return record

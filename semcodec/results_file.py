@@ -135,7 +135,13 @@ def read_results(path: str | Path) -> ReadResult:
 
 
 def record_key(rec: dict[str, Any]) -> str:
-    """What makes two records the same work item (the codec's configuration included)."""
+    """What makes two records the same work item: dataset, image, codec, SNR, channel, seed and
+    the provenance digest (configuration, models, checkpoints, device). Records written before
+    provenance existed are keyed by their configuration."""
+    prov = rec.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("config_digest"), str):
+        return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]), rec["channel"],
+                           int(rec["seed"]), prov["config_digest"]])
     cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
     return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]),
                        rec["channel"], int(rec["seed"]), cfg.get("bandwidth"),

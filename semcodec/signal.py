@@ -149,3 +149,4 @@ class Record(TypedDict, total=False):
     image_size: list[int]
     info: dict[str, Any]
     transmitter: dict[str, Any]
+    provenance: dict[str, Any]

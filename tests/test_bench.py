@@ -1,6 +1,7 @@
 import json
 
-from semcodec.bench import BenchPlan, aggregate, read_records, run_bench
+from semcodec.bench import BenchPlan, read_records, run_bench
+from semcodec.report import aggregate
 from semcodec.channel import AWGNChannel
 from semcodec.data import kodak24
 from semcodec.registry import load_codec
@@ -35,9 +36,11 @@ def test_a_new_snr_only_runs_what_is_missing(kodak_dir, tmp_path):
 
 def test_aggregate_means_per_codec_and_snr(kodak_dir, tmp_path):
     records = run_bench(_plan(kodak_dir, tmp_path / "r.jsonl"))
-    table = aggregate(records, "psnr")
-    (label, ratio, cells), = table.rows
-    assert label == "uncoded-analog" and abs(ratio - 0.5) < 0.01
-    expected = sum(r["metrics"]["psnr"] for r in records if r["snr_db"] == 10.0) / 2
-    assert abs(cells[10.0][0] - expected) < 1e-9 and cells[10.0][1] == 2
+    (table,) = aggregate(records, "psnr")
+    (row,) = table.rows
+    assert row.label == "uncoded-analog" and abs(row.ratio - 0.5) < 0.01
+    values = [r["metrics"]["psnr"] for r in records if r["snr_db"] == 10.0]
+    cell = row.cells[10.0]
+    assert abs(cell.mean - sum(values) / 2) < 1e-9 and cell.n == 2
+    assert abs(cell.ci95 - 12.706 * abs(values[0] - values[1]) / 2 ** 0.5 / 2 ** 0.5) < 1e-9
     assert json.dumps(records[0])  # records are plain JSON

@@ -217,7 +217,8 @@ def test_foreign_and_malformed_lines_are_counted_and_skipped(tmp_path, tiny_fold
 
 
 def test_report_deduplicates_by_the_record_key(tmp_path, tiny_folder):
-    from semcodec.bench import aggregate, read_records
+    from semcodec.bench import read_records
+    from semcodec.report import aggregate
 
     out = tmp_path / "r.jsonl"
     assert call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "0,5", "--out", out)[0] == 0
@@ -225,8 +226,8 @@ def test_report_deduplicates_by_the_record_key(tmp_path, tiny_folder):
     twice = tmp_path / "twice.jsonl"
     twice.write_text(out.read_text() * 2)  # two benches appended the same work
     assert call_cli("report", twice)[1].splitlines()[1:] == once.splitlines()[1:]  # the title names the file
-    cells = aggregate(read_records(twice)).rows[0][2]
-    assert all(n == 2 for _, n, _ in cells.values())  # two images per cell, not four
+    cells = aggregate(read_records(twice))[0].rows[0].cells
+    assert all(c.n == 2 for c in cells.values())  # two images per cell, not four
 
 
 def test_disk_full_mid_write_leaves_no_partial_line_and_resumes(tmp_path, tiny_folder, monkeypatch):

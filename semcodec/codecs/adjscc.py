@@ -116,6 +116,10 @@ class AdaptiveJsccCodec(Codec):
             return True, ""
         return False, "no adjscc checkpoint ships with this install (train one: `semcodec train adjscc`)"
 
+    def provenance_checkpoints(self) -> dict[str, str]:
+        ckpt = self._checkpoint()
+        return {ckpt.name: file_sha256(ckpt.path)}
+
     def _checkpoint(self) -> AdaptiveCheckpoint:
         return checkpoint_from(self.opts["checkpoint"])
 

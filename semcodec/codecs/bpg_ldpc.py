@@ -9,6 +9,7 @@ image if the HEVC decoder rejects them, and marks the record ``decode_failed``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..codec import Codec, Option
@@ -58,6 +59,14 @@ class BpgLdpcCodec(Codec):
             raise SignalFileError("header: mcs and mcs_index disagree")
         n_bytes = header["payload_bytes"]
         return {"image": codewords_for(n_bytes * 8, mcs) * mcs.symbols_per_codeword if n_bytes else 0}
+
+    def provenance_checkpoints(self) -> dict[str, str]:
+        """The measured MCS table decides the MCS: its hash is part of what made a record."""
+        from importlib import resources
+
+        from .deep_jscc import file_sha256
+
+        return {"mcs_table": file_sha256(Path(str(resources.files("semcodec") / "phy" / "mcs_table.json")))}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

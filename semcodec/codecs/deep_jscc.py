@@ -147,6 +147,13 @@ class DeepJsccCodec(Codec):
             return checkpoint_by_name(str(self.opts["checkpoint"]))
         return choose_checkpoint(self.bandwidth, self.operating_snr_db())
 
+    def provenance_checkpoints(self) -> dict[str, str]:
+        if self.opts["checkpoint"]:
+            ckpt = self.checkpoint()
+            return {ckpt.name: file_sha256(ckpt.path)}
+        return {c.name: file_sha256(c.path) for c in shipped_checkpoints()
+                if math.isclose(c.bandwidth_ratio, self.bandwidth, rel_tol=0.02)}
+
     def receiver_checkpoint(self, named: str) -> Checkpoint:
         """The checkpoint the header names: a shipped one, or — for a content hash — the file the
         receiver was given (``--opt checkpoint=PATH``), which must have that hash."""

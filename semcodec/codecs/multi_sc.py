@@ -120,6 +120,9 @@ class MultiScCodec(SemanticCodec):
         captions = captioner.caption(split_grid(image, self.grid))
         return Analysis({f"sub_{i}": c for i, c in enumerate(captions)}, slice_, box, label, index, found)
 
+    def provenance_checkpoints(self) -> dict[str, str]:
+        return {f"slice:{k}": v for k, v in self._slice_codec().provenance_checkpoints().items()}
+
     def _slice_codec(self, design_snr_db: float | None = None):
         """The deep-JSCC link of the slice (the receiver's checkpoint comes from the header)."""
         from .deep_jscc import DeepJsccCodec

@@ -58,6 +58,12 @@ class SemanticCodec(Codec):
         return False, (f"weights not on this machine: {listed}; run `semcodec models pull {cls.name}` "
                        f"with internet access, or point {envs} at local folders")
 
+    def provenance_device(self) -> tuple[str, str]:
+        from ..models.source import best_device, dtype_for
+
+        device = best_device(self.device)
+        return device, str(dtype_for(device)).replace("torch.", "")
+
     def analysed(self, image: "Tensor", analyse) -> Any:
         """``analyse(image)`` once per distinct image (the SNR-independent transmitter work)."""
         from .hevc import image_key

@@ -1,0 +1,390 @@
+"""Tables and figures from records, grouped honestly.
+
+Records are averaged only when everything that changes their meaning is the same: dataset,
+channel, codec, configuration digest (options, bandwidth budget, design SNR, models,
+checkpoints, device) and seed. Each (dataset, channel) pair is its own table; inside it, two
+rows of one codec that differ in configuration are labelled with what differs. A cell holds the
+mean, the number of images N, the standard deviation and the half-width of the 95 % confidence
+interval of the mean (Student's t), and how many records were ``decode_failed``. Records made
+with the test kit's tiny random models are left out unless asked for: they are not results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import InvalidInput
+
+#: Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042]
+FORMATS = ("table", "csv", "markdown", "json")
+UNITS = {"psnr": "dB"}
+NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CLIP cosine", "bleu": "BLEU",
+         "chrf": "chrF"}
+
+
+def t95(dof: int) -> float:
+    return _T95[dof - 1] if 1 <= dof <= len(_T95) else 1.96
+
+
+@dataclass
+class Cell:
+    """One (row, SNR) of a table."""
+
+    mean: float | None
+    n: int
+    failed: int = 0
+    std: float | None = None
+    ci95: float | None = None
+
+
+@dataclass
+class Row:
+    label: str
+    codec: str
+    ratio: float | None
+    cells: dict[float, Cell]
+    config: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""
+    variable_rate: bool = False
+
+
+@dataclass
+class Table:
+    """Mean of one metric per row (codec configuration) and column (SNR) for one dataset and
+    channel."""
+
+    metric: str
+    dataset: str
+    channel: str
+    snrs: list[float]
+    rows: list[Row]
+    images: int = 0
+
+    @property
+    def title(self) -> str:
+        unit = f" ({UNITS[self.metric]})" if self.metric in UNITS else ""
+        return (f"{self.dataset}, {self.channel.upper() if self.channel in ('awgn',) else self.channel}: "
+                f"mean {NAMES.get(self.metric, self.metric)}{unit} over {self.images} images")
+
+
+def metric_label(metric: str) -> str:
+    unit = f" ({UNITS[metric]})" if metric in UNITS else ""
+    return NAMES.get(metric, metric) + unit
+
+
+def _digest(rec: dict[str, Any]) -> str:
+    prov = rec.get("provenance")
+    if isinstance(prov, dict) and isinstance(prov.get("config_digest"), str):
+        return prov["config_digest"]
+    return json.dumps(rec.get("config") or {}, sort_keys=True)
+
+
+def filter_records(records: Iterable[dict[str, Any]], codecs: list[str] | None = None,
+                   channels: list[str] | None = None, datasets: list[str] | None = None,
+                   allow_test_models: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Records passing the filters, and how many were left out for being made with test models."""
+    out, test_made = [], 0
+    for r in records:
+        if codecs and r["codec"] not in codecs or channels and r["channel"] not in channels:
+            continue
+        if datasets and r["dataset"] not in datasets:
+            continue
+        prov = r.get("provenance") if isinstance(r.get("provenance"), dict) else {}
+        if prov.get("test_models") and not allow_test_models:
+            test_made += 1
+            continue
+        out.append(r)
+    return out, test_made
+
+
+def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[Table]:
+    """One :class:`Table` per (dataset, channel); ``skipped`` records are not averaged."""
+    by_table: dict[tuple[str, str], dict[tuple, list[dict[str, Any]]]] = {}
+    for r in records:
+        if r.get("status") == "skipped":
+            continue
+        group = (r["codec"], _digest(r), int(r["seed"]))
+        by_table.setdefault((r["dataset"], r["channel"]), {}).setdefault(group, []).append(r)
+    tables = []
+    for (dataset, channel), groups in sorted(by_table.items()):
+        rows, snrs, images = [], set(), set()
+        for (codec, digest, seed), recs in sorted(groups.items()):
+            cfg = recs[0].get("config") or {}
+            by_snr: dict[float, list[dict[str, Any]]] = {}
+            for r in recs:
+                by_snr.setdefault(float(r["snr_db"]), []).append(r)
+                images.add(r["image"])
+            snrs |= set(by_snr)
+            cells = {snr: _cell(rs, metric) for snr, rs in by_snr.items()}
+            ratios = [r["bandwidth_ratio"] for r in recs if isinstance(r.get("bandwidth_ratio"), (int, float))]
+            variable = any((r.get("streams") or {}).get("variable_rate") for r in recs) or (
+                len(ratios) > 1 and max(ratios) - min(ratios) > 0.02 * max(ratios))
+            label = codec + (f" (designed {cfg['design_snr_db']:g} dB)" if cfg.get("design_snr_db") is not None else "")
+            if seed:
+                label += f" seed {seed}"
+            rows.append(Row(label, codec, statistics.fmean(ratios) if ratios else None, cells, cfg, digest, variable))
+        _disambiguate(rows)
+        tables.append(Table(metric, dataset, channel, sorted(snrs), rows, len(images)))
+    return tables
+
+
+def _cell(recs: list[dict[str, Any]], metric: str) -> Cell:
+    vals = [r["metrics"].get(metric) for r in recs]
+    vals = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+    failed = sum(r.get("status") == "decode_failed" for r in recs)
+    if not vals:
+        return Cell(None, 0, failed)
+    mean = statistics.fmean(vals)
+    if len(vals) < 2:
+        return Cell(mean, 1, failed)
+    std = statistics.stdev(vals)
+    return Cell(mean, len(vals), failed, std, t95(len(vals) - 1) * std / math.sqrt(len(vals)))
+
+
+def _disambiguate(rows: list[Row]) -> None:
+    """Rows that share a label get what differs between their configurations appended."""
+    by_label: dict[str, list[Row]] = {}
+    for row in rows:
+        by_label.setdefault(row.label, []).append(row)
+    for same in by_label.values():
+        if len(same) < 2:
+            continue
+        flat = [_flatten(r.config) for r in same]
+        keys = sorted({k for f in flat for k in f if len({json.dumps(g.get(k)) for g in flat}) > 1})
+        for row, f in zip(same, flat):
+            shown = ", ".join(f"{k}={_short(f.get(k))}" for k in keys)
+            row.label += f" [{shown}]" if shown else f" [models {row.digest[:6]}]"
+
+
+def _flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}." if k != "options" else prefix))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# -- renderings -----------------------------------------------------------------------------------
+def _fmt(v: float | None, metric: str) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if abs(v) >= 10 or metric in ("psnr", "bleu", "chrf") else f"{v:.4f}"
+
+
+def to_json(tables: list[Table]) -> str:
+    return json.dumps([{**asdict(t), "title": t.title,
+                        "rows": [{**asdict(r), "cells": {f"{s:g}": asdict(c) for s, c in r.cells.items()}}
+                                 for r in t.rows]} for t in tables], indent=1, default=str)
+
+
+def to_csv(tables: list[Table]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "channel", "codec", "label", "config_digest", "k_n", "snr_db", "metric", "mean",
+                "n", "std", "ci95", "decode_failed"])
+    for t in tables:
+        for r in t.rows:
+            for s in t.snrs:
+                c = r.cells.get(s)
+                if c is not None:
+                    w.writerow([t.dataset, t.channel, r.codec, r.label, r.digest[:16], _ratio(r), f"{s:g}",
+                                t.metric, c.mean, c.n, c.std, c.ci95, c.failed])
+    return buf.getvalue()
+
+
+def _ratio(r: Row) -> str:
+    return "variable" if r.variable_rate else ("-" if r.ratio is None else f"{r.ratio:.4f}")
+
+
+def cell_text(c: Cell | None, metric: str, markup: bool = False) -> str:
+    if c is None or c.mean is None:
+        return "-"
+    text = _fmt(c.mean, metric) + (f" ±{_fmt(c.ci95, metric)}" if c.ci95 is not None else "")
+    if c.failed:
+        text += f" [red]✗{c.failed}[/red]" if markup else f" ✗{c.failed}"
+    return text
+
+
+def to_markdown(tables: list[Table]) -> str:
+    out = []
+    for t in tables:
+        out.append(f"**{t.title}** (mean ± 95 % CI; ✗N: N images decode_failed)\n")
+        out.append("| codec | k/n | N | " + " | ".join(f"{s:g} dB" for s in t.snrs) + " |")
+        out.append("|---|---|---|" + "---|" * len(t.snrs))
+        for r in t.rows:
+            ns = sorted({c.n for c in r.cells.values()})
+            out.append(f"| {r.label} | {_ratio(r)} | {'/'.join(map(str, ns))} | "
+                       + " | ".join(cell_text(r.cells.get(s), t.metric) for s in t.snrs) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(tables: list[Table], path: str | Path) -> Path:
+    """Metric vs SNR: one panel per (dataset, channel), one line per row, error bars = 95 % CI,
+    ticks at the measured SNRs, a title saying what was averaged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not tables:
+        raise InvalidInput("nothing to plot")
+    fig, axes = plt.subplots(1, len(tables), figsize=(6.2 * len(tables), 4.4), squeeze=False)
+    markers = "osD^v<>ph*"
+    for ax, t in zip(axes[0], tables):
+        for i, r in enumerate(t.rows):
+            xs = [s for s in t.snrs if s in r.cells and r.cells[s].mean is not None]
+            ax.errorbar(xs, [r.cells[s].mean for s in xs], yerr=[r.cells[s].ci95 or 0.0 for s in xs],
+                        marker=markers[i % len(markers)], capsize=2,
+                        label=f"{r.label}, k/n={_ratio(r)}")
+        ax.set_xticks(t.snrs)
+        ax.set_xlabel("channel SNR, Es/N0 (dB)")
+        ax.set_ylabel(metric_label(t.metric))
+        ax.set_title(t.title, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+# -- pictures ---------------------------------------------------------------------------------------
+def _one_table(records: list[dict[str, Any]], what: str) -> tuple[str, str]:
+    pairs = sorted({(r["dataset"], r["channel"]) for r in records})
+    if len(pairs) != 1:
+        raise InvalidInput(f"{what} shows one dataset and channel; these records hold "
+                           f"{', '.join(f'{d}/{c}' for d, c in pairs)}: use --dataset and --channel")
+    return pairs[0]
+
+
+def _ratio_text(r: float) -> str:
+    inv = 1 / r if r else 0
+    return f"1/{round(inv)}" if r and abs(inv - round(inv)) < 0.05 * inv else f"{r:.3g}"
+
+
+def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric: str = "psnr") -> Path:
+    """Rate–distortion at one SNR: the metric against the measured bandwidth ratio k/n, one line
+    per codec (each point a bandwidth budget), as CompressAI plots rate–distortion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    at = [r for r in records if r.get("status") != "skipped" and float(r["snr_db"]) == float(snr)]
+    if not at:
+        raise InvalidInput(f"no records at {snr:g} dB for the rate–distortion plot (--rd-snr)")
+    dataset, channel = _one_table(at, "--rd")
+    (table,) = aggregate(at, metric)
+    lines: dict[str, list[tuple[float, float, float]]] = {}
+    for row in table.rows:
+        cell = row.cells.get(float(snr))
+        if cell is None or cell.mean is None or row.ratio is None:
+            continue
+        base = row.label.split(" [")[0]
+        lines.setdefault(base, []).append((row.ratio, cell.mean, cell.ci95 or 0.0))
+    fig, ax = plt.subplots(figsize=(6.2, 4.4))
+    ratios = sorted({p[0] for pts in lines.values() for p in pts})
+    for i, (label, pts) in enumerate(sorted(lines.items())):
+        pts.sort()
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="osD^v<>"[i % 7],
+                    capsize=2, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks(ratios)
+    ax.set_xticklabels([_ratio_text(r) for r in ratios])
+    ax.minorticks_off()
+    ax.set_xlabel("bandwidth ratio k/n (channel uses per source value, measured)")
+    ax.set_ylabel(metric_label(metric))
+    ax.set_title(f"{dataset}, {channel}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
+                 f"({table.images} images)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        fig.savefig(path, dpi=150)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _thumb(path: str, width: int = 240):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        return im.resize((width, max(1, round(im.height * width / im.width))))
+
+
+def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | None = None,
+         metric: str = "psnr") -> Path:
+    """Reconstructions side by side: for each chosen image a block of rows (one per codec
+    configuration), columns = SNRs, the original at the left, the metric under each cell. Needs
+    records from ``bench --keep-images``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kept = [r for r in records if isinstance(r.get("files"), dict) and r["files"].get("reconstruction")]
+    if not kept:
+        raise InvalidInput("no kept reconstructions in these records: run the bench with --keep-images DIR")
+    dataset, channel = _one_table(kept, "--grid")
+    available = sorted({r["image"] for r in kept})
+    chosen = images or available[:2]
+    missing = [i for i in chosen if i not in available]
+    if missing:
+        raise InvalidInput(f"--images: no kept reconstructions of {', '.join(missing)} "
+                           f"(kept: {', '.join(available[:8])}{'…' if len(available) > 8 else ''})")
+    (table,) = aggregate(kept, metric)
+    label_of = {(row.codec, row.digest): row.label for row in table.rows}
+    snrs = table.snrs
+    rows = [(img, label) for img in chosen for label in [row.label for row in table.rows]]
+    index = {(r["image"], label_of.get((r["codec"], _digest(r))), float(r["snr_db"])): r for r in kept}
+    fig, axes = plt.subplots(len(rows), len(snrs) + 1, figsize=(2.2 * (len(snrs) + 1), 1.9 * len(rows)),
+                             squeeze=False)
+    for i, (img, label) in enumerate(rows):
+        source = next((r["files"].get("source") for r in kept if r["image"] == img and r["files"].get("source")), None)
+        ax = axes[i][0]
+        if source and Path(source).is_file() and (i == 0 or rows[i - 1][0] != img):
+            ax.imshow(_thumb(source))
+            ax.set_title(f"{img} (original)", fontsize=7)
+        ax.set_ylabel(label, fontsize=6)
+        for j, snr in enumerate(snrs):
+            ax = axes[i][j + 1]
+            rec = index.get((img, label, snr))
+            if rec is not None and Path(rec["files"]["reconstruction"]).is_file():
+                ax.imshow(_thumb(rec["files"]["reconstruction"]))
+                value = rec["metrics"].get(metric)
+                unit = f" {UNITS[metric]}" if metric in UNITS else ""
+                ax.set_xlabel("-" if value is None else f"{_fmt(value, metric)}{unit}"
+                              + (" ✗" if rec.get("status") == "decode_failed" else ""), fontsize=7)
+            if i == 0:
+                ax.set_title(f"{snr:g} dB", fontsize=8)
+    for row_axes in axes:
+        for ax in row_axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(f"{dataset}, {channel}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, plt, path)

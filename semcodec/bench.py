@@ -52,10 +52,28 @@ class BenchPlan:
         return len(self.images) * len(self.codecs) * len(self.snrs)
 
 
-def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float) -> dict[str, Any]:
+def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float,
+                 image_sha256: str | None) -> dict[str, Any]:
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
             "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
-            "provenance": codec.provenance()}
+            "provenance": codec.provenance(), "image_sha256": image_sha256}
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 (16 hex) of a file's bytes, or ``None`` when it cannot be read (the load says why)."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def _needs_metrics(cached: dict[str, Any], wanted: list[str] | None) -> bool:
+    """A saved record lacking a metric this run asks for is recomputed (not reused as is)."""
+    unavailable = cached.get("unavailable") or {}
+    return any(unavailable.get(m) == "not requested" for m in (wanted or cached.get("metrics") or {}))
 
 
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
@@ -84,11 +102,19 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
         warn(f"{plan.out}: ignored {found.problems()}")
     done = {record_key(r): r for r in deduplicate(found.records)}
     loaded: tuple[str, Any, str | None] | None = None
+    digests: dict[str, str | None] = {}
+    wanted = plan.metrics
+    if wanted is None:
+        from .registry import METRICS, names
+
+        wanted = names(METRICS)
     for image, name, snr in plan.items():
         codec = plan.codecs[name]
-        placeholder = _placeholder(plan, image, codec, snr)
+        if image.id not in digests:
+            digests[image.id] = file_digest(image.path)
+        placeholder = _placeholder(plan, image, codec, snr, digests[image.id])
         cached = done.get(record_key(placeholder))
-        if cached is not None and cached["status"] != "skipped":
+        if cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted):
             results.append(cached)
             if on_record:
                 on_record(cached, True)
@@ -99,7 +125,7 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
             except SemcodecError as exc:
                 loaded = (image.id, None, str(exc))
         rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder, image.path)
-        rec["dataset"], rec["image"] = plan.dataset, image.id
+        rec["dataset"], rec["image"], rec["image_sha256"] = plan.dataset, image.id, digests[image.id]
         if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
             rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
         else:

@@ -102,7 +102,7 @@ def parse_snr_list(text: str) -> list[float]:
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise InvalidInput("--snr needs at least one value in dB")
-    return [check_snr(p) for p in parts]
+    return list(dict.fromkeys(check_snr(p) for p in parts))  # 5,5.0 is one SNR
 
 
 def parse_options(opts: list[str] | None, **shortcuts: object) -> dict[str, object]:
@@ -172,8 +172,22 @@ def check_output(path: Path | None, suffixes: tuple[str, ...] | None = None) -> 
     check_writable(path)
 
 
+def check_distinct(paths: dict[str, Path | None]) -> None:
+    """No output may overwrite the input or another output (``-o in.png`` on ``in.png``)."""
+    seen: dict[str, str] = {}
+    for what, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InvalidInput(f"{what} and {seen[key]} are the same file ({path}); choose another")
+        seen[key] = what
+
+
 def check_device(device: str | None) -> None:
-    """``--device`` must name a device this machine has; checked before any work."""
+    """``--device`` (or ``SEMCODEC_DEVICE``) must name a device this machine has; checked before
+    any work."""
+    device = device or os.environ.get("SEMCODEC_DEVICE") or None
     if not device:
         return
     import torch
@@ -196,9 +210,10 @@ def check_device(device: str | None) -> None:
 
 
 def apply_limits(max_pixels: int | None) -> None:
-    from .limits import set_max_pixels
+    from .limits import max_pixels as current, set_max_pixels
 
     set_max_pixels(max_pixels)
+    current()  # a bad SEMCODEC_MAX_PIXELS is an error now, not when the first image loads
 
 
 def make_channel(name: str):
@@ -284,6 +299,7 @@ def encode_cmd(
     apply_limits(max_pixels)
     check_output(output, IMAGE_SUFFIXES)
     check_output(save_signal)
+    check_distinct({"the image": image, "-o": output, "--save-signal": save_signal})
     # The codec first: a codec that cannot run says so before torch is even imported.
     options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
     c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
@@ -320,6 +336,7 @@ def decode_cmd(
     apply_model_overrides(model)
     apply_limits(max_pixels)
     check_output(output, IMAGE_SUFFIXES)
+    check_distinct({"the signal file": signal, "-o": output})
     check_device(device)
     from .imageio import save_image
     from .signal_file import decode_file
@@ -762,6 +779,12 @@ def main() -> None:
             raise
         err_console.print(f"[red]error:[/red] {_usage_error(exc)}", highlight=False, soft_wrap=True)
         raise SystemExit(getattr(exc, "exit_code", 2) or 2) from None
+    except BrokenPipeError:  # `semcodec report r.jsonl | head -1`: the reader has what it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        raise SystemExit(0) from None
     except MemoryError:
         if debug:
             raise

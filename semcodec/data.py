@@ -128,7 +128,9 @@ def folder(path: str | os.PathLike, what: str | None = None) -> list[DatasetImag
     files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
     if not files:
         raise DatasetError(f"{what or 'dataset'}: no images in {p}")
-    return [DatasetImage(f.stem, f) for f in files]
+    stems = [f.stem for f in files]
+    # a.png and a.jpg are two images: their ids keep the suffix when the stems collide
+    return [DatasetImage(f.stem if stems.count(f.stem) == 1 else f.name, f) for f in files]
 
 
 def bsds500(data: str | os.PathLike | None = None, split: str = "val") -> list[DatasetImage]:

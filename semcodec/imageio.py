@@ -62,6 +62,7 @@ def open_rgb(path: str | Path) -> "PILImage.Image":
             with Image.open(path) as im:
                 check_pixels(im.height, im.width, str(path))
                 im = ImageOps.exif_transpose(im)
+                im = _to_8bit(im)
                 if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                     rgba = im.convert("RGBA")
                     background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -72,6 +73,23 @@ def open_rgb(path: str | Path) -> "PILImage.Image":
         raise InvalidInput(f"{path}: not a readable image ({type(exc).__name__})") from None
     except MemoryError:
         raise InvalidInput(f"{path}: too large to decode in memory") from None
+
+
+def _to_8bit(im: "PILImage.Image") -> "PILImage.Image":
+    """16-bit and float greyscale images scaled to 8 bits (Pillow's ``convert`` would clip them
+    at 255: a 16-bit PNG would come out white, a float TIFF in [0, 1] black)."""
+    if im.mode not in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return im
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(im, dtype=np.float64)
+    peak = float(arr.max()) if arr.size else 0.0
+    if im.mode.startswith("I;16") or (im.mode == "I" and peak > 255):
+        arr = arr / 257.0  # 0..65535 -> 0..255
+    elif im.mode == "F" and peak <= 1.0:
+        arr = arr * 255.0  # floats in [0, 1]
+    return Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), "L")
 
 
 def pil_to_tensor(im: "PILImage.Image") -> "Tensor":

@@ -24,7 +24,7 @@ def max_pixels() -> int:
     if env:
         try:
             value = int(float(env))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InvalidInput(f"SEMCODEC_MAX_PIXELS must be a number of pixels, got {env!r}") from None
         if value < 1:
             raise InvalidInput(f"SEMCODEC_MAX_PIXELS must be positive, got {env!r}")
@@ -47,6 +47,6 @@ def check_pixels(height: int, width: int, what: str) -> None:
     limit = max_pixels()
     if height * width > limit:
         raise InvalidInput(
-            f"{what}: {width}x{height} is {height * width / 1e6:.1f} MP, over the "
-            f"{limit / 1e6:g} MP limit (raise it with --max-pixels or SEMCODEC_MAX_PIXELS)"
+            f"{what}: {width}x{height} is {height * width:,} pixels, over the limit of {limit:,} "
+            f"({limit / 1e6:g} MP; raise it with --max-pixels or SEMCODEC_MAX_PIXELS)"
         )

@@ -134,6 +134,13 @@ def read_results(path: str | Path) -> ReadResult:
     return out
 
 
+def _image_part(rec: dict[str, Any]) -> list[Any]:
+    """The image's content digest, when the record has one: another folder with the same name,
+    or an edited image, is other work."""
+    digest = rec.get("image_sha256")
+    return [digest] if isinstance(digest, str) else []
+
+
 def record_key(rec: dict[str, Any]) -> str:
     """What makes two records the same work item: dataset, image, codec, SNR, channel, seed and
     the provenance digest (configuration, models, checkpoints, device). Records written before
@@ -141,7 +148,7 @@ def record_key(rec: dict[str, Any]) -> str:
     prov = rec.get("provenance")
     if isinstance(prov, dict) and isinstance(prov.get("config_digest"), str):
         return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]), rec["channel"],
-                           int(rec["seed"]), prov["config_digest"]])
+                           int(rec["seed"]), prov["config_digest"], *_image_part(rec)])
     cfg = rec.get("config") if isinstance(rec.get("config"), dict) else {}
     return json.dumps([rec["dataset"], rec["image"], rec["codec"], float(rec["snr_db"]),
                        rec["channel"], int(rec["seed"]), cfg.get("bandwidth"),
@@ -185,11 +192,27 @@ class ResultsWriter:
                                "finish or choose another --out") from None
         self._fd = fd
         try:
+            self._check_head()
             self._repair_tail()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _check_head(self) -> None:
+        """Refuse to append to a file that is not a results file (an image, notes, a binary):
+        its first line must be a JSON object. Repairing a torn tail would otherwise cut it."""
+        head = os.pread(self._fd, 1 << 20, 0)
+        if not head:
+            return
+        first = head.split(b"\n", 1)[0].lstrip(b"\xef\xbb\xbf \t\r")
+        try:
+            ok = isinstance(json.loads(first), dict) if first else True
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            ok = False
+        if not ok or b"\x00" in head:
+            raise InvalidInput(f"{self.path} does not look like a results file (its first line is not a JSON "
+                               "record); choose another --out")
 
     def _repair_tail(self) -> None:
         """Move a torn last line (no newline) aside to ``<file>.torn`` and cut it off."""

@@ -187,6 +187,11 @@ def receiver_codec(codec_name: str, config: dict[str, Any], device: str | None,
     unknown = sorted(set(config.get("options") or {}) - set(specs))
     if unknown:
         raise SignalFileError(f"signal file: {codec_name} has no option(s) {', '.join(unknown)[:80]}")
+    files = sorted(k for k, spec in specs.items() if spec.path)
+    for key in options or {}:
+        if key in specs and not specs[key].path:
+            raise InvalidInput(f"decode --opt {key}: set by the transmitter, and the signal file carries it; "
+                               f"a receiver gives only files ({', '.join(files) or 'none for ' + codec_name})")
     merged = {"bandwidth": config["bandwidth"], "design_snr_db": config.get("design_snr_db"),
               "options": {**from_file, **(options or {})}}
     return cls.from_config(merged, device)

@@ -114,9 +114,9 @@ def bomb(tmp_path_factory):
 def test_a_png_declaring_20000x20000_is_refused_from_its_header(bomb, tmp_path):
     assert bomb.stat().st_size < 1_000_000
     code, out, err = call_cli("encode", bomb, "--codec", "deep-jscc", "-o", tmp_path / "x.png")
-    assert_clean_error(code, out, err, "over the 64 MP limit")
+    assert_clean_error(code, out, err, "over the limit of 64,000,000")
     code, out, err = call_cli("encode", bomb, "--codec", "deep-jscc", "--max-pixels", "1000")
-    assert_clean_error(code, out, err, "over the 0.001 MP limit")
+    assert_clean_error(code, out, err, "over the limit of 1,000 ")
 
 
 def test_a_real_12000x12000_image_is_refused_in_little_memory(tmp_path):
@@ -129,7 +129,7 @@ def test_a_real_12000x12000_image_is_refused_in_little_memory(tmp_path):
                 "print(p.stderr, file=sys.stderr)")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         rc, max_rss_kb = map(int, proc.stdout.split())
-        assert rc == 2 and "over the 64 MP limit" in proc.stderr and "Traceback" not in proc.stderr
+        assert rc == 2 and "over the limit of 64,000,000" in proc.stderr and "Traceback" not in proc.stderr
         assert max_rss_kb < 4 * 1024 * 1024, f"{codec} used {max_rss_kb / 1024:.0f} MB"
 
 
@@ -315,3 +315,106 @@ def test_ctrl_c_during_training_exits_130(tmp_path, tiny_folder):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err
+
+
+# -- found by a hostile review ----------------------------------------------------------------
+def test_bench_refuses_to_append_to_a_file_that_is_not_a_results_file(tmp_path, tiny_folder):
+    victim = tmp_path / "photo.png"
+    victim.write_bytes((tiny_folder / "kodim05.png").read_bytes())
+    before = victim.read_bytes()
+    assert_clean_error(*call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", victim),
+                       "does not look like a results file")
+    assert victim.read_bytes() == before and not (tmp_path / "photo.png.torn").exists()
+
+
+def test_outputs_may_not_overwrite_the_input_or_each_other(tmp_path, tiny_folder):
+    img = tmp_path / "in.png"
+    img.write_bytes((tiny_folder / "kodim05.png").read_bytes())
+    assert_clean_error(*call_cli("encode", img, "--codec", "deep-jscc", "-o", img), "same file")
+    assert_clean_error(*call_cli("encode", img, "--codec", "deep-jscc", "-o", tmp_path / "x.png",
+                                 "--save-signal", tmp_path / "x.png"), "same file")
+    assert img.read_bytes() == (tiny_folder / "kodim05.png").read_bytes()
+
+
+def test_another_folder_of_the_same_name_or_an_edited_image_is_recomputed(tmp_path, tiny_folder, kodak_dir):
+    from PIL import Image
+
+    a, b = tmp_path / "one" / "ds", tmp_path / "two" / "ds"
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(a / "x.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(b / "x.png")
+    out = tmp_path / "r.jsonl"
+    for folder in (a, b):
+        assert call_cli("bench", folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+    recs = _records(out)
+    assert len(recs) == 2 and recs[0]["metrics"]["psnr"] != recs[1]["metrics"]["psnr"]
+
+
+def test_two_files_with_one_stem_are_two_images(tmp_path, kodak_dir):
+    from PIL import Image
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(folder / "a.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(folder / "a.jpg")
+    out = tmp_path / "r.jsonl"
+    assert call_cli("bench", folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+    assert sorted(r["image"] for r in _records(out)) == ["a.jpg", "a.png"]
+
+
+def test_a_resume_that_asks_for_another_metric_computes_it(tmp_path, tiny_folder):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert call_cli(*base, "--metrics", "ms_ssim")[0] == 0
+    assert call_cli(*base, "--metrics", "psnr")[0] == 0
+    from semcodec.bench import read_records
+
+    assert all(r["metrics"]["psnr"] is not None for r in read_records(out))
+
+
+def test_16_bit_and_float_images_are_scaled_not_clipped(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from semcodec.imageio import load_image
+
+    ramp = np.linspace(0, 1, 48 * 64).reshape(48, 64)
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "g16.png")
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "f.tif")
+    for name in ("g16.png", "f.tif"):
+        x = load_image(tmp_path / name)
+        assert abs(x.mean().item() - 0.5) < 0.01 and x.min() == 0 and x.max() == 1
+
+
+@pytest.mark.parametrize("env, needle", [({"SEMCODEC_MAX_PIXELS": "inf"}, "SEMCODEC_MAX_PIXELS"),
+                                         ({"SEMCODEC_DEVICE": "garbage"}, "device")])
+def test_bad_environment_values_are_one_line_errors(env, needle, monkeypatch):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert_clean_error(*call_cli("encode", "--codec", "deep-jscc"), needle)
+
+
+def test_a_receiver_cannot_override_what_the_transmitter_chose(tmp_path, tiny_folder):
+    sig = tmp_path / "s.npz"
+    assert call_cli("encode", tiny_folder / "kodim05.png", "--codec", "bpg-ldpc", "--opt", "chroma=444",
+                    "--save-signal", sig)[0] == 0
+    assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "o.png", "--opt", "chroma=420"),
+                       "set by the transmitter")
+
+
+def test_a_closed_pipe_is_a_quiet_exit_0(tmp_path):
+    proc = subprocess.run(f"{sys.executable} -m semcodec.cli --help | head -c 1", shell=True,
+                          capture_output=True, text=True, executable="/bin/bash",
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_semcodec_toml_and_impossible_model_paths(tmp_path):
+    (tmp_path / "semcodec.toml").write_text('models = "x"\n')
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "semcodec.toml")
+    (tmp_path / "semcodec.toml").write_bytes(b"\xff\xfe[models]\n")
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "semcodec.toml")
+    (tmp_path / "semcodec.toml").write_text('[models]\ncaptioner = "/etc/passwd"\nsegmenter = "/etc"\n')
+    code, out, err = call_cli("models", "list", cwd=tmp_path)
+    assert code == 0 and "yes /etc" not in out

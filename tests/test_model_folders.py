@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 import torch
 
 from conftest import assert_clean_error, call_cli

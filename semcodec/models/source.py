@@ -74,9 +74,12 @@ def _toml_ids() -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        return {k: str(v) for k, v in tomllib.loads(path.read_text()).get("models", {}).items()}
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise InvalidInput(f"semcodec.toml: {exc}") from None
+        models = tomllib.loads(path.read_text(encoding="utf-8")).get("models", {})
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"semcodec.toml: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
+        raise InvalidInput("semcodec.toml: [models] must map component names to model ids or folders (strings)")
+    return dict(models)
 
 
 def model_id(key: str) -> str:
@@ -104,7 +107,9 @@ def locate(key: str) -> Path | None:
     mid = model_id(key)
     local = Path(mid).expanduser()
     if local.exists():
-        return local if (local.is_file() or _has_probe(local, comp) or key == "segmenter") else None
+        if key == "segmenter":  # the FCN weights are one state-dict file
+            return local if local.is_file() else None
+        return local if local.is_dir() and _has_probe(local, comp) else None
     if mid == TORCHVISION_FCN:
         path = torch_checkpoints() / FCN_FILE
         return path if path.is_file() else None

@@ -493,11 +493,12 @@ def bench_cmd(
             raise SystemExit(130) from None
     tables = aggregate(records, metric)
     _render_tables(tables)
-    skipped_images = sorted({r["image"] for r in records if r.get("status") == "skipped"})
-    if skipped_images:
-        console.print(f"skipped (unreadable): {', '.join(skipped_images[:10])}"
-                      + (f" and {len(skipped_images) - 10} more" if len(skipped_images) > 10 else "")
-                      + f"; the reasons are in {out}", highlight=False)
+    skipped = [r for r in records if r.get("status") == "skipped"]
+    if skipped:
+        reasons = list(dict.fromkeys(r.get("reason", "") for r in skipped))
+        console.print(f"skipped {len(skipped)} item(s), e.g. {reasons[0]}"
+                      + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
+                      + f"; every reason is in {out}", highlight=False, soft_wrap=True)
     console.print(f"results: {out}")
     if plot_path:
         console.print(f"figure: {plot(tables, plot_path)}")

@@ -32,9 +32,18 @@ err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, howe
 _DEBUG = {"on": False}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        console.print(f"semcodec {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     _DEBUG["on"] = debug or bool(os.environ.get("SEMCODEC_DEBUG"))
 
@@ -223,11 +232,24 @@ def make_channel(name: str):
 
 
 @app.command("codecs")
-def codecs_cmd() -> None:
+def codecs_cmd(
+    options: Annotated[Optional[str], typer.Option("--options", help="List the typed options (--opt KEY=VALUE) of this codec.")] = None,
+) -> None:
     """List the installed codecs: kind, what each needs, and whether it can run here."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .registry import CODECS, load_codec, registered
+
+    if options:
+        specs = load_codec(options).option_specs()
+        table = Table(title=f"{options} options (--opt KEY=VALUE)")
+        for col in ("option", "takes", "default", "what it is"):
+            table.add_column(col)
+        for key, spec in specs.items():
+            table.add_row(key, escape(spec.describe()), escape(repr(spec.default)), escape(spec.help))
+        console.print(table if specs else f"{options} has no options")
+        return
 
     table = Table(title="semcodec codecs")
     for col in ("name", "kind", "needs", "ready", "provided by"):

@@ -144,3 +144,24 @@ def test_report_renders_table_and_plot(kodak_dir, tmp_path):
     assert rep.returncode == 0, rep.stderr
     assert "deep-jscc" in rep.stdout and "uncoded-analog" in rep.stdout
     assert Image.open(tmp_path / "fig.png").size[0] > 100
+
+
+def test_codecs_own_typed_options_and_a_plugin_declares_one(kodak_dir):
+    from conftest import assert_clean_error, call_cli
+
+    code, out, _ = call_cli("codecs", "--options", "uncoded-analog")
+    assert code == 0 and "estimator" in out and "lmmse, zf" in out
+    psnr = {}
+    for est in ("lmmse", "zf"):
+        code, out, err = call_cli("encode", kodak_dir / "kodim23.png", "--codec", "uncoded-analog", "--snr", "0",
+                                  "--opt", f"estimator={est}", "--json")
+        assert code == 0, err
+        psnr[est] = json.loads(out)["metrics"]["psnr"]
+    assert psnr["lmmse"] > psnr["zf"] + 1  # the shrinkage pays at 0 dB
+    assert_clean_error(*call_cli("encode", "--codec", "uncoded-analog", "--opt", "bogus=1"), "options: estimator")
+    assert_clean_error(*call_cli("encode", "--codec", "uncoded-analog", "--opt", "estimator=mmse"), "lmmse, zf")
+
+
+def test_version_and_python_dash_m():
+    out = subprocess.run([sys.executable, "-m", "semcodec", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("semcodec ")

@@ -3,15 +3,16 @@
 The textbook analog baseline, and a template for plugin authors. Each colour plane is centred
 and scaled to unit variance (its mean and standard deviation ride in the header), consecutive
 values are paired into complex symbols, and the whole image is scaled to unit mean energy.
-The receiver applies the LMMSE estimator ``conj(h) y / (|h|^2 + N0)`` (unit-variance prior)
-and undoes the scaling. Bandwidth is fixed at k/n = 1/2 (two pixels values per channel use).
+The receiver applies the LMMSE estimator ``conj(h) y / (|h|^2 + N0)`` (unit-variance prior;
+``h = 1`` without fading) and undoes the scaling; ``--opt estimator=zf`` uses zero forcing
+``y / h`` instead, which shows what the LMMSE shrinkage buys at low SNR. Bandwidth is fixed at k/n = 1/2 (two pixels values per channel use).
 """
 
 from __future__ import annotations
 
 import torch
 
-from semcodec.codec import Codec
+from semcodec.codec import Codec, Option
 from semcodec.schema import SIDE, ListOf, Num, Obj
 from semcodec.signal import Reconstruction, Signal, Stream
 
@@ -23,6 +24,9 @@ class UncodedAnalogCodec(Codec):
     name = "uncoded-analog"
     kind = "baseline"
     needs = "nothing (example plugin)"
+    # A typed option: `--opt estimator=zf`; `semcodec codecs --options uncoded-analog` lists it.
+    options = {"estimator": Option("lmmse", "receiver estimator: lmmse (conj(h) y / (|h|^2 + N0)) or zf (y / h)",
+                                   choices=("lmmse", "zf"))}
     # What a valid header holds; `semcodec decode` checks a signal file against it before decoding.
     header_schema = Obj({"height": SIDE, "width": SIDE, "mean": ListOf(Num(-1.0, 2.0), 3, 3),
                          "std": ListOf(Num(1e-4, 10.0), 3, 3)})
@@ -48,7 +52,12 @@ class UncodedAnalogCodec(Codec):
     def decode(self, received) -> Reconstruction:
         hdr = received.header
         h, w = hdr["height"], hdr["width"]
-        s_hat = received.streams["pixels"].equalized()
+        stream = received.streams["pixels"]
+        gain = stream.fading if stream.fading is not None else torch.ones_like(stream.symbols)
+        if self.opts["estimator"] == "zf":
+            s_hat = stream.symbols / gain
+        else:  # LMMSE for unit-variance symbols
+            s_hat = stream.symbols * gain.conj() / (gain.abs().square() + stream.noise_var)
         z = torch.view_as_real(s_hat).flatten()[: 3 * h * w] * 2 ** 0.5
         mean = torch.tensor(hdr["mean"])[:, None, None]
         std = torch.tensor(hdr["std"])[:, None, None]

@@ -56,7 +56,7 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
                  image_sha256: str | None) -> dict[str, Any]:
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
             "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
-            "provenance": codec.provenance(), "image_sha256": image_sha256}
+            "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256}
 
 
 def file_digest(path: Path) -> str | None:
@@ -68,6 +68,13 @@ def file_digest(path: Path) -> str | None:
             return hashlib.file_digest(f, "sha256").hexdigest()[:16]
     except OSError:
         return None
+
+
+def _kept(rec: dict[str, Any]) -> bool:
+    """Whether a saved record's reconstruction was kept and is still on disk."""
+    files = rec.get("files")
+    return isinstance(files, dict) and isinstance(files.get("reconstruction"), str) and \
+        Path(files["reconstruction"]).is_file()
 
 
 def _needs_metrics(cached: dict[str, Any], wanted: list[str] | None) -> bool:
@@ -114,7 +121,8 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
             digests[image.id] = file_digest(image.path)
         placeholder = _placeholder(plan, image, codec, snr, digests[image.id])
         cached = done.get(record_key(placeholder))
-        if cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted):
+        if (cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted)
+                and not (plan.keep_images is not None and not _kept(cached))):
             results.append(cached)
             if on_record:
                 on_record(cached, True)

@@ -390,6 +390,10 @@ def _render_tables(tables: list) -> None:
         console.print(t)
     if tables:
         console.print("mean ± half-width of the 95 % confidence interval over N images", highlight=False)
+    superseded = sum(r.superseded for t in tables for r in t.rows)
+    if superseded:
+        console.print(f"note: {superseded} older record(s) of an image id seen again (an edited image, or another "
+                      "folder of the same name) were left out; the latest is kept", highlight=False)
     if any(c.failed for t in tables for r in t.rows for c in r.cells.values()):
         console.print("✗N: N images decode_failed (their reconstruction is still averaged in)")
 
@@ -574,23 +578,27 @@ def report_cmd(
         raise InvalidInput(f"no records to report: {test_note}" if test_made else "no records left after the filters")
     if test_made:
         err_console.print(f"[yellow]note:[/yellow] {test_note}", highlight=False)
+    if images and not (grid_path or html_dir):
+        raise InvalidInput("--images chooses the images of --grid or --html; give one of them")
     tables = aggregate(kept, metric)
+    made = []  # pictures first: a bad --images or --rd-snr fails before anything is printed
+    if plot_path:
+        made.append(f"figure: {plot(tables, plot_path)}")
+    if grid_path:
+        made.append(f"grid: {grid(kept, grid_path, _split(images), metric)}")
+    if rd_path:
+        made.append(f"rate-distortion: {rd_plot(kept, rd_path, rd_snr, metric)}")
+    if html_dir:
+        from .report_html import write_html
+
+        made.append(f"html: {write_html(kept, html_dir, metric, _split(images), [str(p) for p in results])}")
     if fmt == "table":
         _render_tables(tables)
     else:
         text = {"csv": to_csv, "markdown": to_markdown, "json": to_json}[fmt](tables)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    if plot_path:
-        err_console.print(f"figure: {plot(tables, plot_path)}", highlight=False)
-    if grid_path:
-        err_console.print(f"grid: {grid(kept, grid_path, _split(images), metric)}", highlight=False)
-    if rd_path:
-        err_console.print(f"rate-distortion: {rd_plot(kept, rd_path, rd_snr, metric)}", highlight=False)
-    if html_dir:
-        from .report_html import write_html
-
-        page = write_html(kept, html_dir, metric, _split(images), [str(p) for p in results])
-        err_console.print(f"html: {page}", highlight=False)
+    for line in made:
+        err_console.print(line, highlight=False)
 
 
 @models_app.command("list")

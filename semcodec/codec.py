@@ -252,16 +252,18 @@ class Codec(ABC):
         """``(device, dtype)`` the codec computes with."""
         return (self.device or "cpu", "float32")
 
-    def provenance(self) -> dict[str, Any]:
-        """What makes this codec's records what they are (:mod:`semcodec.provenance`); computed
-        once per instance: configuration, pretrained components (``components`` class attribute),
-        checkpoints, device, dtype, versions, and their ``config_digest``."""
-        if self._provenance is None:
-            from .provenance import build, component_provenance
+    def provenance(self, metrics: list[str] | None = None) -> dict[str, Any]:
+        """What makes this codec's records what they are (:mod:`semcodec.provenance`):
+        configuration, pretrained components (``components`` class attribute), checkpoints,
+        device, dtype, the models behind the requested ``metrics`` (``None``: all), versions,
+        and their ``config_digest``. The codec's part is computed once per instance."""
+        from .provenance import build, component_provenance, metric_models
 
+        if self._provenance is None:
             comps = {key: component_provenance(key) for key in getattr(self, "components", ())}
-            self._provenance = build(self.config(), comps, self.provenance_checkpoints(), *self.provenance_device())
-        return self._provenance
+            self._provenance = {"args": (self.config(), comps, self.provenance_checkpoints(),
+                                         *self.provenance_device())}
+        return build(*self._provenance["args"], metrics=metric_models(metrics))
 
     def note_transmitter(self, **facts: Any) -> None:
         """Called by ``encode`` to put transmitter-side facts (texts sent, quality chosen, ...)
@@ -302,7 +304,7 @@ class Codec(ABC):
         attach_sent_texts(recon, self.transmitter_info())
         score_texts(recon.texts)
         values, unavailable = compute_metrics(image, recon, self.transmitter_info(), metrics)
-        record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed)
+        record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed, metrics)
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
 
 
@@ -335,7 +337,7 @@ def stream_summary(signal: Signal) -> dict[str, dict[str, Any]]:
 
 def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Tensor",
                  values: dict, unavailable: dict, received: "Received", seed: int,
-                 elapsed: float) -> Record:
+                 elapsed: float, metrics: list[str] | None = None) -> Record:
     """The DESIGN.md record of one transmission (dataset/image are added by the caller)."""
     from . import __version__
 
@@ -362,6 +364,6 @@ def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Te
         "image_size": [int(h), int(w)],
         "info": recon.info,
         "transmitter": {k: v for k, v in codec.transmitter_info().items() if k != "texts"},
-        "provenance": codec.provenance(),
+        "provenance": codec.provenance(metrics),
     }
     return record

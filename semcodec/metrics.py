@@ -203,9 +203,9 @@ def _text_pairs(data: MetricInput) -> list[tuple[str, str]]:
 
 
 def score_texts(texts: dict[str, dict[str, Any]] | None) -> None:
-    """Add, to every text stream that has a sent text, the sentence BLEU of its received and (if
-    any) corrected text against it: ``bleu_received``, ``bleu_corrected`` (so a record shows what
-    the channel did and what the corrector did, separately)."""
+    """Add, to every text stream that has a sent text, the sentence BLEU and chrF of its received
+    and (if any) corrected text against it: ``bleu_received``, ``bleu_corrected``,
+    ``chrf_received``, ``chrf_corrected`` (what the channel did and what the corrector did)."""
     if not texts:
         return
     import sacrebleu
@@ -215,7 +215,13 @@ def score_texts(texts: dict[str, dict[str, Any]] | None) -> None:
             continue
         for key in ("received", "corrected"):
             if key in entry:
-                entry[f"bleu_{key}"] = round(min(100.0, sacrebleu.sentence_bleu(entry[key], [entry["sent"]]).score), 3)
+                entry[f"bleu_{key}"] = round(_sentence(sacrebleu.sentence_bleu, entry[key], entry["sent"]), 3)
+                entry[f"chrf_{key}"] = round(_sentence(sacrebleu.sentence_chrf, entry[key], entry["sent"]), 3)
+
+
+def _sentence(score, hyp: str, ref: str) -> float:
+    """A sentence score in [0, 100]; identical texts (the empty text included) score 100."""
+    return 100.0 if hyp == ref else min(100.0, score(hyp, [ref]).score)
 
 
 class BLEU(Metric):
@@ -229,7 +235,7 @@ class BLEU(Metric):
     def __call__(self, data: MetricInput) -> float:
         import sacrebleu
 
-        scores = [min(100.0, sacrebleu.sentence_bleu(hyp, [ref]).score) for hyp, ref in _text_pairs(data)]
+        scores = [_sentence(sacrebleu.sentence_bleu, hyp, ref) for hyp, ref in _text_pairs(data)]
         return float(sum(scores) / len(scores))
 
 
@@ -242,7 +248,7 @@ class ChrF(Metric):
     def __call__(self, data: MetricInput) -> float:
         import sacrebleu
 
-        scores = [min(100.0, sacrebleu.sentence_chrf(hyp, [ref]).score) for hyp, ref in _text_pairs(data)]
+        scores = [_sentence(sacrebleu.sentence_chrf, hyp, ref) for hyp, ref in _text_pairs(data)]
         return float(sum(scores) / len(scores))
 
 

@@ -23,8 +23,11 @@ from typing import Any
 TEST_MODEL_MARKER = "SEMCODEC_TEST_MODEL"
 #: Libraries whose versions a record names.
 LIBRARIES = ("semcodec", "torch", "torchvision", "numpy", "pillow-heif", "transformers", "diffusers")
-#: Small files (configs, tokenizers) are hashed by content; big ones (weights) by name and size.
-SMALL_FILE = 4 << 20
+#: Files up to this size are hashed whole; bigger ones (multi-GB weights) by their size and a
+#: 64 KB sample every 8 MB — fine-tuned or retrained weights differ everywhere, so a sample sees it.
+WHOLE_FILE = 64 << 20
+SAMPLE_EVERY = 8 << 20
+SAMPLE = 64 << 10
 
 
 def digest(obj: Any) -> str:
@@ -46,22 +49,31 @@ def mark_test_model(path: str | Path) -> None:
 
 
 def fingerprint(path: str | Path) -> str:
-    """``local:<hash>`` of a local model folder or file (cached per path and modification time)."""
-    path = Path(path)
-    st = path.stat()
-    return _fingerprint(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    """``local:<hash>`` of a local model folder or file: its files' relative names and contents
+    (not where it lies, so an identical copy elsewhere is the same model). Cached per listing of
+    (file, size, modification time), so any rewritten file is hashed again."""
+    root = Path(path).resolve()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    listing = tuple((str(f.relative_to(root)) if f != root else "", f.stat().st_size, f.stat().st_mtime_ns)
+                    for f in files)
+    return _fingerprint(str(root), listing)
 
 
 @lru_cache(maxsize=None)
-def _fingerprint(path: str, mtime_ns: int, size: int) -> str:
-    root = Path(path)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+def _fingerprint(root: str, listing: tuple) -> str:
+    base = Path(root)
     h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root) if f != root else f.name}\0{st.st_size}\0".encode())
-        if st.st_size <= SMALL_FILE:
-            h.update(f.read_bytes())
+    for rel, size, _ in listing:
+        h.update(f"{rel}\0{size}\0".encode())
+        f = base / rel if rel else base
+        with open(f, "rb") as fh:
+            if size <= WHOLE_FILE:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            else:
+                for offset in range(0, size, SAMPLE_EVERY):
+                    fh.seek(offset)
+                    h.update(fh.read(SAMPLE))
     return "local:" + h.hexdigest()[:16]
 
 
@@ -92,11 +104,40 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def _identity(component: dict[str, Any]) -> Any:
+    """What identifies weights in the digest: a local folder by its content fingerprint (not its
+    path: the same weights anywhere are the same model), a hub model by id and snapshot."""
+    rev = component.get("revision")
+    return rev if isinstance(rev, str) and rev.startswith("local:") else [component.get("id"), rev]
+
+
+def metric_models(metrics: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The pretrained models behind the requested metrics that are usable here (CLIP for
+    ``clip_cos``, AlexNet for ``lpips``): their numbers depend on them too."""
+    from .metrics import ALEXNET_FILE, torch_hub_dir
+    from .registry import METRICS, names
+
+    wanted = names(METRICS) if metrics is None else metrics
+    out: dict[str, dict[str, Any]] = {}
+    if "clip_cos" in wanted:
+        clip = component_provenance("clip")
+        if clip["revision"] is not None:
+            out["clip_cos"] = clip
+    if "lpips" in wanted:
+        alex = torch_hub_dir() / "checkpoints" / ALEXNET_FILE
+        if alex.is_file():
+            out["lpips"] = {"id": ALEXNET_FILE, "revision": fingerprint(alex), "test_model": is_test_model(alex)}
+    return out
+
+
 def build(config: dict[str, Any], components: dict[str, dict[str, Any]], checkpoints: dict[str, str],
-          device: str, dtype: str) -> dict[str, Any]:
+          device: str, dtype: str, metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``provenance`` object of a record (see the module docstring)."""
-    what = {"config": config, "components": components, "checkpoints": checkpoints, "device": device,
-            "dtype": dtype}
-    return {**what, "versions": library_versions(),
-            "test_models": sorted(k for k, c in components.items() if c.get("test_model")),
+    metrics = metrics or {}
+    what = {"config": config, "components": {k: _identity(c) for k, c in components.items()},
+            "metric_models": {k: _identity(c) for k, c in metrics.items()}, "checkpoints": checkpoints,
+            "device": device, "dtype": dtype}
+    return {"config": config, "components": components, "metric_models": metrics, "checkpoints": checkpoints,
+            "device": device, "dtype": dtype, "versions": library_versions(),
+            "test_models": sorted({k for k, c in {**components, **metrics}.items() if c.get("test_model")}),
             "config_digest": digest(what)}

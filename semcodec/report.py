@@ -56,6 +56,9 @@ class Row:
     config: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
     variable_rate: bool = False
+    seed: int = 0
+    test_models: list[str] = field(default_factory=list)
+    superseded: int = 0  # older records of an image whose content changed, left out
 
 
 @dataclass
@@ -73,8 +76,12 @@ class Table:
     @property
     def title(self) -> str:
         unit = f" ({UNITS[self.metric]})" if self.metric in UNITS else ""
-        return (f"{self.dataset}, {self.channel.upper() if self.channel in ('awgn',) else self.channel}: "
+        return (f"{self.dataset}, {channel_name(self.channel)}: "
                 f"mean {NAMES.get(self.metric, self.metric)}{unit} over {self.images} images")
+
+
+def channel_name(channel: str) -> str:
+    return {"awgn": "AWGN", "rayleigh": "Rayleigh"}.get(channel, channel)
 
 
 def metric_label(metric: str) -> str:
@@ -82,11 +89,20 @@ def metric_label(metric: str) -> str:
     return NAMES.get(metric, metric) + unit
 
 
+#: The digest shown for records written before provenance existed (grouped by their config).
+LEGACY = "no-provenance"
+
+
 def _digest(rec: dict[str, Any]) -> str:
     prov = rec.get("provenance")
     if isinstance(prov, dict) and isinstance(prov.get("config_digest"), str):
         return prov["config_digest"]
-    return json.dumps(rec.get("config") or {}, sort_keys=True)
+    return LEGACY + ":" + json.dumps(rec.get("config") or {}, sort_keys=True)
+
+
+def row_key(rec: dict[str, Any]) -> tuple[str, str, int]:
+    """What one row of a table averages over: codec, configuration digest and seed."""
+    return (rec["codec"], _digest(rec), int(rec["seed"]))
 
 
 def filter_records(records: Iterable[dict[str, Any]], codecs: list[str] | None = None,
@@ -113,27 +129,36 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
     for r in records:
         if r.get("status") == "skipped":
             continue
-        group = (r["codec"], _digest(r), int(r["seed"]))
+        group = row_key(r)
         by_table.setdefault((r["dataset"], r["channel"]), {}).setdefault(group, []).append(r)
     tables = []
     for (dataset, channel), groups in sorted(by_table.items()):
         rows, snrs, images = [], set(), set()
         for (codec, digest, seed), recs in sorted(groups.items()):
             cfg = recs[0].get("config") or {}
-            by_snr: dict[float, list[dict[str, Any]]] = {}
-            for r in recs:
-                by_snr.setdefault(float(r["snr_db"]), []).append(r)
-                images.add(r["image"])
+            by_snr: dict[float, dict[str, dict[str, Any]]] = {}
+            superseded = 0
+            for r in recs:  # one record per image and SNR: the latest (an edited image replaces)
+                cell = by_snr.setdefault(float(r["snr_db"]), {})
+                superseded += r["image"] in cell
+                cell[r["image"]] = r
             snrs |= set(by_snr)
-            cells = {snr: _cell(rs, metric) for snr, rs in by_snr.items()}
+            cells = {snr: _cell(list(rs.values()), metric) for snr, rs in by_snr.items()}
+            images |= {i for rs in by_snr.values() for i, r in rs.items()
+                       if isinstance(r["metrics"].get(metric), (int, float))}
+            tests = sorted({m for r in recs for m in ((r.get("provenance") or {}).get("test_models") or [])})
             ratios = [r["bandwidth_ratio"] for r in recs if isinstance(r.get("bandwidth_ratio"), (int, float))]
             variable = any((r.get("streams") or {}).get("variable_rate") for r in recs) or (
                 len(ratios) > 1 and max(ratios) - min(ratios) > 0.02 * max(ratios))
             label = codec + (f" (designed {cfg['design_snr_db']:g} dB)" if cfg.get("design_snr_db") is not None else "")
             if seed:
                 label += f" seed {seed}"
-            rows.append(Row(label, codec, statistics.fmean(ratios) if ratios else None, cells, cfg, digest, variable))
+            rows.append(Row(label, codec, statistics.fmean(ratios) if ratios else None, cells, cfg, digest, variable,
+                            seed, tests, superseded))
         _disambiguate(rows)
+        for row in rows:
+            if row.test_models:
+                row.label += " (TEST MODELS: not results)"
         rows.sort(key=lambda r: (r.label.split(" [")[0], r.ratio or 0.0, r.label))
         tables.append(Table(metric, dataset, channel, sorted(snrs), rows, len(images)))
     return tables
@@ -164,7 +189,9 @@ def _disambiguate(rows: list[Row]) -> None:
         keys = sorted({k for f in flat for k in f if len({json.dumps(g.get(k)) for g in flat}) > 1})
         for row, f in zip(same, flat):
             shown = ", ".join(f"{k}={_short(f.get(k))}" for k in keys)
-            row.label += f" [{shown}]" if shown else f" [models {row.digest[:6]}]"
+            if not shown:
+                shown = "no provenance" if row.digest.startswith(LEGACY) else f"models {row.digest[:6]}"
+            row.label += f" [{shown}]"
 
 
 def _flatten(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -197,14 +224,16 @@ def to_json(tables: list[Table]) -> str:
 def to_csv(tables: list[Table]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "channel", "codec", "label", "config_digest", "k_n", "snr_db", "metric", "mean",
-                "n", "std", "ci95", "decode_failed"])
+    w.writerow(["dataset", "channel", "codec", "label", "config_digest", "seed", "design_snr_db", "test_models",
+                "k_n", "snr_db", "metric", "mean", "n", "std", "ci95", "decode_failed"])
     for t in tables:
         for r in t.rows:
             for s in t.snrs:
                 c = r.cells.get(s)
                 if c is not None:
-                    w.writerow([t.dataset, t.channel, r.codec, r.label, r.digest[:16], _ratio(r), f"{s:g}",
+                    w.writerow([t.dataset, t.channel, r.codec, r.label,
+                                "" if r.digest.startswith(LEGACY) else r.digest[:16], r.seed,
+                                r.config.get("design_snr_db"), " ".join(r.test_models), _ratio(r), f"{s:g}",
                                 t.metric, c.mean, c.n, c.std, c.ci95, c.failed])
     return buf.getvalue()
 
@@ -292,12 +321,19 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     dataset, channel = _one_table(at, "--rd")
     (table,) = aggregate(at, metric)
     lines: dict[str, list[tuple[float, float, float]]] = {}
+    keys: dict[tuple, str] = {}
     for row in table.rows:
         cell = row.cells.get(float(snr))
         if cell is None or cell.mean is None or row.ratio is None:
             continue
+        # one line per configuration apart from the budget (each point one --bandwidth)
+        rest = {k: v for k, v in row.config.items() if k != "bandwidth"}
+        key = (row.codec, json.dumps(rest, sort_keys=True, default=str), row.seed, tuple(row.test_models))
         base = row.label.split(" [")[0]
-        lines.setdefault(base, []).append((row.ratio, cell.mean, cell.ci95 or 0.0))
+        if key not in keys:
+            same = sum(1 for k in keys if k[0] == row.codec)
+            keys[key] = base if not same else f"{base} #{same + 1}"
+        lines.setdefault(keys[key], []).append((row.ratio, cell.mean, cell.ci95 or 0.0))
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     # ticks at the budgets asked for (--bandwidth); points sit at the measured ratios
     ratios = sorted({float((r.get("config") or {}).get("bandwidth") or 0) for r in at} - {0.0})
@@ -311,7 +347,7 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     ax.minorticks_off()
     ax.set_xlabel("bandwidth ratio k/n (ticks: budgets; points: measured channel uses / 3HW)")
     ax.set_ylabel(metric_label(metric))
-    ax.set_title(f"{dataset}, {channel}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
+    ax.set_title(f"{dataset}, {channel_name(channel)}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
                  f"({table.images} images)", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -359,10 +395,10 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         raise InvalidInput(f"--images: no kept reconstructions of {', '.join(missing)} "
                            f"(kept: {', '.join(available[:8])}{'…' if len(available) > 8 else ''})")
     (table,) = aggregate(kept, metric)
-    label_of = {(row.codec, row.digest): row.label for row in table.rows}
+    label_of = {(row.codec, row.digest, row.seed): row.label for row in table.rows}
     snrs = table.snrs
     rows = [(img, label) for img in chosen for label in [row.label for row in table.rows]]
-    index = {(r["image"], label_of.get((r["codec"], _digest(r))), float(r["snr_db"])): r for r in kept}
+    index = {(r["image"], label_of.get(row_key(r)), float(r["snr_db"])): r for r in kept}
     fig, axes = plt.subplots(len(rows), len(snrs) + 1, figsize=(2.2 * (len(snrs) + 1), 1.9 * len(rows)),
                              squeeze=False)
     for i, (img, label) in enumerate(rows):
@@ -392,6 +428,6 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         for ax in row_axes:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.suptitle(f"{dataset}, {channel}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
+    fig.suptitle(f"{dataset}, {channel_name(channel)}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
     fig.tight_layout()
     return _save(fig, plt, path)

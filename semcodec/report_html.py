@@ -10,11 +10,13 @@ loaded.
 from __future__ import annotations
 
 import html
+import re
+from urllib.parse import quote
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput
-from .report import Table, aggregate, cell_text, grid, metric_label, plot, rd_plot
+from .report import Table, aggregate, cell_text, grid, metric_label, plot, rd_plot, row_key
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -49,20 +51,41 @@ def _table_html(t: Table) -> str:
             + "".join(rows) + "</table>")
 
 
-def _texts_html(records: list[dict[str, Any]]) -> str:
+MAX_TEXT_ROWS = 2000
+
+
+def _text(value: Any) -> str:
+    """Escaped, with control characters (a tiny model's output may hold any) made visible."""
+    return html.escape("".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value)))
+
+
+def _texts_html(records: list[dict[str, Any]], labels: dict[tuple, str]) -> str:
     rows = []
     for r in sorted(records, key=lambda r: (r["image"], r["codec"], r["snr_db"])):
         for name, t in sorted((r.get("texts") or {}).items()):
             if not isinstance(t, dict):
                 continue
-            rows.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                r["image"], r["codec"], f"{r['snr_db']:g} dB", name, t.get("sent", ""), t.get("received", ""),
-                t.get("corrected", "—"))) + "</tr>")
+            score = lambda key: "" if t.get(key) is None else f" <span class='note'>({t[key]:.0f})</span>"  # noqa: E731
+            cells = [_text(r["image"]), _text(labels.get(row_key(r), r["codec"])), f"{r['snr_db']:g} dB", _text(name),
+                     _text(t.get("sent", "")), _text(t.get("received", "")) + score("bleu_received"),
+                     _text(t.get("corrected", "—")) + score("bleu_corrected")]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     if not rows:
         return ""
-    return ("<h2>Texts: sent, received, corrected</h2><table class='texts'><tr><th>image</th><th>codec</th>"
-            "<th>SNR</th><th>stream</th><th>sent</th><th>received</th><th>corrected</th></tr>"
-            + "".join(rows[:2000]) + "</table>")
+    more = (f"<p class='note'>the first {MAX_TEXT_ROWS} of {len(rows)} texts; all are in the records</p>"
+            if len(rows) > MAX_TEXT_ROWS else "")
+    return ("<h2>Texts: sent, received, corrected</h2><p class='note'>(sentence BLEU against the sent text)</p>"
+            "<table class='texts'><tr><th>image</th><th>codec</th><th>SNR</th><th>stream</th><th>sent</th>"
+            "<th>received</th><th>corrected</th></tr>" + "".join(rows[:MAX_TEXT_ROWS]) + "</table>" + more)
+
+
+def _img(path: Path, alt: str) -> str:
+    return f"<img src=\"{html.escape(quote(path.name), quote=True)}\" alt=\"{html.escape(alt, quote=True)}\">"
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe version of a dataset or channel name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "_"
 
 
 def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = "psnr",
@@ -74,28 +97,32 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     except OSError as exc:
         raise InvalidInput(f"cannot write {folder}: {exc.strerror or exc}") from None
     tables = aggregate(records, metric)
+    labels = {(r.codec, r.digest, r.seed): r.label for t in tables for r in t.rows}
     parts = [f"<h1>semcodec report: {html.escape(metric_label(metric))}</h1>"]
+    tests = sorted({m for t in tables for r in t.rows for m in r.test_models})
+    if tests:
+        parts.append("<p style='color:#b00;font-weight:bold'>Rows marked TEST MODELS were made with the test "
+                     f"kit's tiny random models ({html.escape(', '.join(tests))}): they are not results.</p>")
     if sources:
         parts.append("<p class='note'>from " + ", ".join(html.escape(s) for s in sources) + "</p>")
     parts.append("<p class='note'>mean ± half-width of the 95 % confidence interval over N images; "
                  "✗N: N images decode_failed (still averaged in)</p>")
     parts += [_table_html(t) for t in tables]
     curves = plot(tables, folder / "snr.png")
-    parts.append(f"<h2>{html.escape(metric_label(metric))} vs SNR</h2><img src='{curves.name}' alt='curves'>")
+    parts.append(f"<h2>{html.escape(metric_label(metric))} vs SNR</h2>{_img(curves, 'curves')}")
     for dataset, channel in sorted({(t.dataset, t.channel) for t in tables}):
         sub = [r for r in records if r["dataset"] == dataset and r["channel"] == channel]
         budgets = {round(float((r.get("config") or {}).get("bandwidth") or 0), 6) for r in sub}
         if len(budgets) > 1:
             snrs = sorted({float(r["snr_db"]) for r in sub})
             snr = snrs[len(snrs) // 2]
-            rd = rd_plot(sub, folder / f"rd_{dataset}_{channel}.png", snr, metric)
-            parts.append(f"<h2>Rate–distortion, {html.escape(dataset)}, {channel}, {snr:g} dB</h2>"
-                         f"<img src='{rd.name}' alt='rate-distortion'>")
+            rd = rd_plot(sub, folder / f"rd_{_slug(dataset)}_{_slug(channel)}.png", snr, metric)
+            parts.append(f"<h2>Rate–distortion, {html.escape(dataset)}, {html.escape(channel)}, {snr:g} dB</h2>"
+                         + _img(rd, "rate-distortion"))
         if any(isinstance(r.get("files"), dict) for r in sub):
-            g = grid(sub, folder / f"grid_{dataset}_{channel}.png", images, metric)
-            parts.append(f"<h2>Reconstructions, {html.escape(dataset)}, {channel}</h2>"
-                         f"<img src='{g.name}' alt='grid'>")
-    parts.append(_texts_html(records))
+            g = grid(sub, folder / f"grid_{_slug(dataset)}_{_slug(channel)}.png", images, metric)
+            parts.append(f"<h2>Reconstructions, {html.escape(dataset)}, {html.escape(channel)}</h2>" + _img(g, "grid"))
+    parts.append(_texts_html(records, labels))
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>semcodec report</title>"
             f"<style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>"
             + "\n".join(parts) + "</body></html>\n")

@@ -54,11 +54,20 @@ def small_image(kodim23):
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-    """Tiny random LLaVA, BLIP, BART, CLIP, SD + IP-Adapter and FCN, used through the real code path."""
-    from semcodec.testing import build_tiny_models, use_tiny_models
+def tiny_kit(tmp_path_factory):
+    """Tiny random LLaVA, BLIP, BART, CLIP, SD + IP-Adapter and FCN, built once per session."""
+    from semcodec.testing import build_tiny_models
 
-    paths = build_tiny_models(tmp_path_factory.mktemp("tiny_models"))
+    return build_tiny_models(tmp_path_factory.mktemp("tiny_models"))
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tiny_kit):
+    """The tiny kit in use (``SEMCODEC_<COMPONENT>``) for one test module, through the real code
+    path; afterwards the machine has no models again (so no later record is made with them)."""
+    from semcodec.testing import use_tiny_models
+
+    paths = tiny_kit
     old = use_tiny_models(paths)
     yield paths
     for env, value in old.items():

@@ -41,7 +41,7 @@ def test_fcn_state_dict_without_the_aux_head_loads(tiny_models, tmp_path):
 
 
 def test_fcn_pointed_at_a_folder_or_a_foreign_state_dict(tiny_models, tmp_path):
-    _check("segmenter", tmp_path, "it must be the FCN state-dict file")
+    _check("segmenter", tmp_path, "not the FCN state-dict file")
     other = tmp_path / "other.pth"
     torch.save({"weight": torch.zeros(3)}, other)
     _check("segmenter", other, "does not match FCN-ResNet50")

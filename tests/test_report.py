@@ -46,7 +46,7 @@ def test_channels_and_datasets_are_never_averaged_together(mixed):
     awgn, ray = tables[0].rows[0].cells[5.0].mean, tables[1].rows[0].cells[5.0].mean
     assert awgn != ray
     code, out, err = call_cli("report", mixed)
-    assert code == 0 and out.count("setA, AWGN") == 1 and out.count("setA, rayleigh") == 1 and "setB" in out
+    assert code == 0 and out.count("setA, AWGN") == 1 and out.count("setA, Rayleigh") == 1 and "setB" in out
 
 
 def test_filters_and_formats(mixed):
@@ -81,22 +81,126 @@ def test_a_changed_option_is_its_own_row_labelled_with_what_differs(two_sets):
     assert "bpg-ldpc [margin_db=1]" in text and "bpg-ldpc [margin_db=3]" in text
 
 
+def test_an_edited_image_is_counted_once_with_its_latest_record(tmp_path, kodak_dir):
+    from PIL import Image
+
+    from semcodec.bench import read_records
+    from semcodec.report import aggregate
+
+    folder = tmp_path / "img"
+    folder.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(folder / "x.png")
+    out = tmp_path / "r.jsonl"
+    args = ("bench", folder, "--codecs", "uncoded-analog", "--snr", "10", "--out", out)
+    assert call_cli(*args)[0] == 0
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(folder / "x.png")
+    assert call_cli(*args)[0] == 0
+    recs = read_records(out)
+    assert len(recs) == 2  # recomputed for the new content
+    (table,) = aggregate(recs)
+    cell = table.rows[0].cells[10.0]
+    assert cell.n == 1 and cell.mean == recs[1]["metrics"]["psnr"] and table.rows[0].superseded == 1
+
+
+def test_grid_rows_follow_the_seed_and_rd_lines_follow_the_configuration(two_sets, tmp_path):
+    from semcodec.bench import read_records
+    from semcodec.report import aggregate
+
+    out = tmp_path / "seeds.jsonl"
+    for seed in ("0", "1"):
+        assert call_cli("bench", two_sets / "setA", "--codecs", "uncoded-analog", "--snr", "0", "--seed", seed,
+                        "--out", out, "--keep-images", tmp_path / "kept")[0] == 0
+    code, _, err = call_cli("report", out, "--grid", tmp_path / "g.png")
+    assert code == 0, err
+    (table,) = aggregate(read_records(out))
+    assert [r.seed for r in table.rows] == [0, 1]
+    from semcodec import report
+
+    seen = {}
+    real = report._thumb
+    report._thumb = lambda path, width=240: seen.setdefault(path, real(path, width))
+    try:
+        report.grid(read_records(out), tmp_path / "g2.png")
+    finally:
+        report._thumb = real
+    assert sum("_s0.png" in p for p in seen) == 2 and sum("_s1.png" in p for p in seen) == 2
+
+    rd = tmp_path / "rd.jsonl"
+    for extra in ((), ("--opt", "margin_db=4")):
+        assert call_cli("bench", two_sets / "setA", "--codecs", "bpg-ldpc", "--snr", "10", "--bandwidth", "1/12,1/6",
+                        "--out", rd, *extra)[0] == 0
+    lines = {}
+    real_errorbar = None
+    import matplotlib.axes
+
+    real_errorbar = matplotlib.axes.Axes.errorbar
+    matplotlib.axes.Axes.errorbar = lambda self, x, y, **k: lines.setdefault(k["label"], list(x)) or real_errorbar(
+        self, x, y, **k)
+    try:
+        report.rd_plot(read_records(rd), tmp_path / "rd.png", 10.0)
+    finally:
+        matplotlib.axes.Axes.errorbar = real_errorbar
+    assert len(lines) == 2 and all(len(x) == 2 for x in lines.values())  # two configurations, two budgets each
+
+
+def test_keep_images_on_a_resumed_run_keeps_them(two_sets, tmp_path):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", two_sets / "setA", "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert call_cli(*base)[0] == 0
+    assert call_cli(*base, "--keep-images", tmp_path / "kept")[0] == 0
+    assert len(list((tmp_path / "kept").rglob("*.png"))) == 2
+    code, _, err = call_cli("report", out, "--grid", tmp_path / "g.png")
+    assert code == 0, err
+
+
+def test_records_without_provenance_are_labelled_so(two_sets, tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert call_cli("bench", two_sets / "setA", "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+    old = tmp_path / "old.jsonl"
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    old.write_text("".join(json.dumps({k: v for k, v in r.items() if k not in ("provenance", "image_sha256")}) + "\n"
+                           for r in recs))
+    code, text, _ = call_cli("report", out, old)
+    assert code == 0 and "[no provenance]" in text
+
+
+def test_identical_texts_even_empty_score_100_and_each_stream_has_chrf():
+    from semcodec.metrics import score_texts
+
+    texts = {"a": {"sent": "", "received": ""}, "b": {"sent": "a cat", "received": "a cqt", "corrected": "a cat"}}
+    score_texts(texts)
+    assert texts["a"]["bleu_received"] == 100.0 and texts["a"]["chrf_received"] == 100.0
+    assert texts["b"]["chrf_received"] < 100.0 and texts["b"]["chrf_corrected"] == 100.0
+
+
 def test_another_model_recomputes_and_test_models_are_not_presented_as_results(tiny_models, tiny_kodak,
                                                                                tmp_path):
     import shutil
 
-    other = tmp_path / "blip_copy"
+    from safetensors.torch import load_file, save_file
+
+    copy, other = tmp_path / "blip_copy", tmp_path / "blip_other"
+    shutil.copytree(tiny_models["blip"], copy)
     shutil.copytree(tiny_models["blip"], other)
+    weights = load_file(other / "model.safetensors")
+    first = sorted(weights)[0]
+    weights[first] = weights[first] + 0.01  # other weights, same architecture and size
+    save_file(weights, other / "model.safetensors", metadata={"format": "pt"})
     out = tmp_path / "r.jsonl"
     opts = [x for k, v in TINY_OPTS.items() for x in ("--opt", f"{k}={v}")]
     base = ("bench", tiny_kodak, "--codecs", "vlm-csc", "--snr", "10", "--limit", "1", "--out", out, *opts)
     assert call_cli(*base)[0] == 0
+    assert call_cli(*base, "--model", f"blip={copy}")[0] == 0  # the same weights elsewhere: reused
+    assert len(out.read_text().splitlines()) == 1
     assert call_cli(*base, "--model", f"blip={other}")[0] == 0
     recs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(recs) == 2  # the second run recomputed
-    ids = [r["provenance"]["components"]["blip"]["id"] for r in recs]
-    assert ids[0] != ids[1] and recs[0]["provenance"]["config_digest"] != recs[1]["provenance"]["config_digest"]
+    assert len(recs) == 2  # other weights: recomputed
+    revs = [r["provenance"]["components"]["blip"]["revision"] for r in recs]
+    assert revs[0] != revs[1] and recs[0]["provenance"]["config_digest"] != recs[1]["provenance"]["config_digest"]
     assert all(r["provenance"]["test_models"] for r in recs)
     assert_clean_error(*call_cli("report", out), "tiny random models")
-    code, text, err = call_cli("report", out, "--allow-test-models")
-    assert code == 0 and "vlm-csc [models" in text
+    code, text, err = call_cli("report", out, "--allow-test-models", "--html", tmp_path / "html")
+    assert code == 0 and "vlm-csc [models" in text and "TEST MODELS" in text
+    assert "not results" in (tmp_path / "html" / "index.html").read_text()
+    # the model behind a metric is in the provenance too (here the tiny CLIP behind clip_cos)
+    assert "clip_cos" in recs[0]["provenance"]["metric_models"] and "clip_cos" in recs[0]["provenance"]["test_models"]

@@ -21,7 +21,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def test_the_html_report_renders_tables_and_images_without_console_errors(tmp_path, kodak_dir):
     from PIL import Image
 
-    data = tmp_path / "set"
+    data = tmp_path / "q' \"<b>#% set"  # a hostile dataset name must not break the page
     data.mkdir()
     for name in ("kodim05", "kodim23"):
         Image.open(kodak_dir / f"{name}.png").resize((96, 64)).save(data / f"{name}.png")

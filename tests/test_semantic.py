@@ -80,7 +80,8 @@ def test_multi_sc_streams_header_and_slice_accounting(tiny_models, tiny_kodak):
     h, w = bottom - top, right - left
     hp, wp = h + (-h) % 4, w + (-w) % 4
     assert rec["streams"]["slice"]["channel_uses"] == 16 * hp * wp // 32  # c = 16 for k/n = 1/6
-    assert set(rec["texts"]["sub_0"]) == {"sent", "received", "corrected"}
+    assert set(rec["texts"]["sub_0"]) == {"sent", "received", "corrected", "bleu_received", "bleu_corrected",
+                                          "chrf_received", "chrf_corrected"}
 
 
 def test_an_snr_sweep_captions_each_image_once(tiny_models, tiny_kodak, monkeypatch, tmp_path):

@@ -134,7 +134,8 @@ def missing_reason(key: str, codec: str | None = None) -> str | None:
         return None
     comp = component(key)
     mid = model_id(key)
-    where = "not a folder with " + comp.probe.replace("|", " or ") if Path(mid).expanduser().exists() else (
+    where = ("not the FCN state-dict file (" + comp.probe + ")" if key == "segmenter" else
+             "not a folder with " + comp.probe.replace("|", " or ")) if Path(mid).expanduser().exists() else (
         f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
         else f"not in the Hugging Face cache ({hf_cache()})")
     return (f"{comp.role} {mid!r} is {where}; run `semcodec models pull {codec or key}` "

@@ -130,12 +130,11 @@ def test_grid_rows_follow_the_seed_and_rd_lines_follow_the_configuration(two_set
         assert call_cli("bench", two_sets / "setA", "--codecs", "bpg-ldpc", "--snr", "10", "--bandwidth", "1/12,1/6",
                         "--out", rd, *extra)[0] == 0
     lines = {}
-    real_errorbar = None
     import matplotlib.axes
 
     real_errorbar = matplotlib.axes.Axes.errorbar
-    matplotlib.axes.Axes.errorbar = lambda self, x, y, **k: lines.setdefault(k["label"], list(x)) or real_errorbar(
-        self, x, y, **k)
+    matplotlib.axes.Axes.errorbar = lambda self, x, y, **k: (lines.setdefault(k["label"], list(x)),
+                                                            real_errorbar(self, x, y, **k))[1]
     try:
         report.rd_plot(read_records(rd), tmp_path / "rd.png", 10.0)
     finally:

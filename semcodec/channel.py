@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar
 
+from .equalization import mmse_equalize
 from .errors import InvalidInput
 
 if TYPE_CHECKING:
     import torch
 
     from .signal import Received, Signal
+
+__all__ = ["AWGNChannel", "Channel", "NoiselessChannel", "RayleighChannel", "check_snr", "complex_noise",
+           "mmse_equalize", "noise_variance", "SNR_RANGE_DB"]
 
 #: The SNR range the CLI accepts; beyond it results are meaningless or numerically degenerate.
 SNR_RANGE_DB = (-30.0, 60.0)
@@ -139,15 +143,3 @@ class RayleighChannel(Channel):
         h_blocks = complex_noise((*x.shape[:-1], blocks), 1.0, generator, x.device)
         h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
         return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
-
-
-def mmse_equalize(y: "torch.Tensor", h: "torch.Tensor | None", n0: float) -> "torch.Tensor":
-    """Linear MMSE estimate of unit-energy symbols from ``y = h x + n`` with receiver CSI.
-
-    ``x_hat = conj(h) y / (|h|^2 + N0)``; without fading (``h is None``) it returns ``y``
-    unchanged, which is what an analog decoder trained on AWGN expects.
-    """
-    if h is None:
-        return y
-    return y * h.conj() / (h.abs().square() + n0)
-

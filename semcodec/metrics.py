@@ -9,10 +9,8 @@ random backbone. Image metrics see 8-bit-quantised images, i.e. exactly what a s
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -91,14 +89,6 @@ class MSSSIM(Metric):
         return float(ms_ssim(a, b, data_range=1.0))
 
 
-def torch_hub_dir() -> Path:
-    """``torch.hub.get_dir()`` without importing torch (TORCH_HOME, XDG_CACHE_HOME, ~/.cache)."""
-    if os.environ.get("TORCH_HOME"):
-        return Path(os.environ["TORCH_HOME"]) / "hub"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "torch" / "hub"
-
-
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 
 
@@ -110,6 +100,8 @@ class LPIPS(Metric):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
+        from .models.source import torch_hub_dir
+
         path = torch_hub_dir() / "checkpoints" / ALEXNET_FILE
         if not path.is_file():
             return f"AlexNet weights not in the torch cache ({path}); LPIPS is never computed on a random backbone"

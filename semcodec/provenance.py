@@ -114,7 +114,8 @@ def _identity(component: dict[str, Any]) -> Any:
 def metric_models(metrics: list[str] | None) -> dict[str, dict[str, Any]]:
     """The pretrained models behind the requested metrics that are usable here (CLIP for
     ``clip_cos``, AlexNet for ``lpips``): their numbers depend on them too."""
-    from .metrics import ALEXNET_FILE, torch_hub_dir
+    from .metrics import ALEXNET_FILE
+    from .models.source import torch_hub_dir
     from .registry import METRICS, names
 
     wanted = names(METRICS) if metrics is None else metrics

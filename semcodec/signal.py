@@ -85,7 +85,7 @@ class ReceivedStream:
 
     def equalized(self) -> "Tensor":
         """Linear-MMSE estimate of the sent symbols (``y`` itself when there is no fading)."""
-        from .channel import mmse_equalize
+        from .equalization import mmse_equalize
 
         return mmse_equalize(self.symbols, self.fading, self.noise_var)
 

@@ -88,9 +88,15 @@ def model_id(key: str) -> str:
     return _overrides.get(key) or os.environ.get(comp.env) or _toml_ids().get(key) or comp.default
 
 
-def torch_checkpoints() -> Path:
-    from ..metrics import torch_hub_dir
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()`` without importing torch (TORCH_HOME, XDG_CACHE_HOME, ~/.cache)."""
+    if os.environ.get("TORCH_HOME"):
+        return Path(os.environ["TORCH_HOME"]) / "hub"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "torch" / "hub"
 
+
+def torch_checkpoints() -> Path:
     return torch_hub_dir() / "checkpoints"
 
 

@@ -297,14 +297,19 @@ class Codec(ABC):
         self._tx_info = {}  # facts of this run's encode only
         t0 = time.perf_counter()
         signal = self.encode(image)
+        t1 = time.perf_counter()
         received = channel.transmit(signal, snr_db, seed=seed)
+        t2 = time.perf_counter()
         recon = self.decode(received)
-        elapsed = time.perf_counter() - t0
+        t3 = time.perf_counter()
+        elapsed = t3 - t0
+        timing = {"encode_s": round(t1 - t0, 4), "channel_s": round(t2 - t1, 4), "decode_s": round(t3 - t2, 4)}
         check_reconstruction(recon, image)
         attach_sent_texts(recon, self.transmitter_info())
         score_texts(recon.texts)
         values, unavailable = compute_metrics(image, recon, self.transmitter_info(), metrics)
         record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed, metrics)
+        record.update(timing)
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
 
 

@@ -150,3 +150,6 @@ class Record(TypedDict, total=False):
     info: dict[str, Any]
     transmitter: dict[str, Any]
     provenance: dict[str, Any]
+    encode_s: float
+    channel_s: float
+    decode_s: float

@@ -64,6 +64,7 @@ def parse_ratio(text: str) -> float:
 
 
 DEFAULT_CODEC = "multi-sc"
+DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, without importing it
 NO_DOWNLOAD_CODEC = "deep-jscc"
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
@@ -71,7 +72,7 @@ CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `s
 ChannelOpt = Annotated[str, typer.Option("--channel", help="awgn, rayleigh or noiseless.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
 MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
-BandwidthOpt = Annotated[str, typer.Option("--bandwidth", help="Channel-use budget k/n, e.g. 1/12.")]
+BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]
 DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
 MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
 GridOpt = Annotated[Optional[int], typer.Option("--grid", help="Sub-image grid per side (multi-sc; default 2).")]
@@ -132,7 +133,7 @@ def parse_options(opts: list[str] | None, **shortcuts: object) -> dict[str, obje
     return out
 
 
-def make_codec(name: str, bandwidth: str, design_snr: str | None, options: dict, device: str | None,
+def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options: dict, device: str | None,
                explicit: bool = True):
     """Instantiate a registered codec, or raise a one-line error saying why it cannot run."""
     from .channel import check_snr
@@ -153,7 +154,12 @@ def make_codec(name: str, bandwidth: str, design_snr: str | None, options: dict,
         hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
         raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
     design = check_snr(design_snr) if design_snr is not None else None
-    return cls(bandwidth=parse_ratio(bandwidth), design_snr_db=design, device=device, **options)
+    if bandwidth is not None and cls.rate != "budget":
+        use = f"a fixed k/n of {cls.fixed_ratio:g}" if cls.rate == "fixed" else "a content-dependent number of"
+        raise InvalidInput(f"{name} does not take --bandwidth: it uses {use} channel uses"
+                           + ("" if cls.rate == "fixed" else " (records say \"variable\")"))
+    ratio = parse_ratio(bandwidth) if bandwidth is not None else DEFAULT_BANDWIDTH
+    return cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
 
 
 def check_writable(path: Path | None) -> None:
@@ -295,7 +301,7 @@ def encode_cmd(
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (default: multi-sc).")] = None,
     channel: ChannelOpt = "awgn",
     seed: SeedOpt = 0,
-    bandwidth: BandwidthOpt = "1/12",
+    bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
     mcs: MCSOpt = None,
     grid: GridOpt = None,
@@ -409,7 +415,7 @@ def bench_cmd(
     snr: Annotated[str, typer.Option("--snr", help="Comma-separated channel SNRs in dB.")] = "0,5,10,15,20",
     channel: ChannelOpt = "awgn",
     seed: SeedOpt = 0,
-    bandwidth: BandwidthOpt = "1/12",
+    bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
     mcs: MCSOpt = None,
     grid: GridOpt = None,
@@ -445,9 +451,10 @@ def bench_cmd(
     check_results_path(out)
     check_writable(out)
     check_metric(metric)
-    budgets = [b.strip() for b in bandwidth.split(",") if b.strip()] or ["1/12"]
+    budgets: list[str | None] = [b.strip() for b in bandwidth.split(",") if b.strip()] if bandwidth else [None]
     for b in budgets:
-        parse_ratio(b)
+        if b is not None:
+            parse_ratio(b)
     if keep_images is not None:
         try:
             keep_images.mkdir(parents=True, exist_ok=True)

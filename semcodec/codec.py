@@ -152,6 +152,12 @@ class Codec(ABC):
     kind: ClassVar[str] = "baseline"
     needs: ClassVar[str] = "nothing"
     options: ClassVar[dict[str, "Option | Any"]] = {}
+    #: How the codec uses the channel. ``"budget"``: at most ``floor(bandwidth * 3HW)`` channel
+    #: uses, header included (checked in :meth:`run` for every image); ``"fixed"``: a ratio of
+    #: its own (``fixed_ratio``), so ``--bandwidth`` is refused; ``"variable"``: it depends on
+    #: the content (texts), so ``--bandwidth`` is refused and records say ``"variable"``.
+    rate: ClassVar[str] = "budget"
+    fixed_ratio: ClassVar[float | None] = None
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
@@ -298,6 +304,7 @@ class Codec(ABC):
         t0 = time.perf_counter()
         signal = self.encode(image)
         t1 = time.perf_counter()
+        check_budget(self, signal, image)
         received = channel.transmit(signal, snr_db, seed=seed)
         t2 = time.perf_counter()
         recon = self.decode(received)
@@ -311,6 +318,27 @@ class Codec(ABC):
         record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed, metrics)
         record.update(timing)
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
+
+
+def budget_uses(ratio: float, height: int, width: int) -> int:
+    """Channel uses a budget of k/n = ``ratio`` allows on a ``height`` x ``width`` image."""
+    return math.floor(ratio * 3 * height * width + 1e-9)
+
+
+def budget_of(codec: "Codec", height: int, width: int) -> int:
+    """Channel uses a budget codec may spend on an ``height`` x ``width`` image, header included."""
+    return budget_uses(codec.bandwidth, height, width)
+
+
+def check_budget(codec: "Codec", signal: Signal, image: "Tensor") -> None:
+    """The one budget rule: a ``"budget"`` codec never exceeds its budget (a codec bug if so)."""
+    if codec.rate != "budget":
+        return
+    h, w = image.shape[-2:]
+    budget = budget_of(codec, h, w)
+    if signal.channel_uses > budget:
+        raise RuntimeError(f"{codec.name} used {signal.channel_uses} channel uses on a {w}x{h} image, over its "
+                           f"budget of {budget} (k/n {codec.bandwidth:.4g}, header included)")
 
 
 def check_reconstruction(recon: Reconstruction, image: "Tensor") -> None:
@@ -358,6 +386,7 @@ def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Te
         "status": recon.status,
         "channel_uses": uses,
         "bandwidth_ratio": uses / (3 * h * w),
+        "rate": codec.rate,
         "metrics": values,
         "unavailable": unavailable,
         "streams": stream_summary(signal),

@@ -148,8 +148,7 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
                        if isinstance(r["metrics"].get(metric), (int, float))}
             tests = sorted({m for r in recs for m in ((r.get("provenance") or {}).get("test_models") or [])})
             ratios = [r["bandwidth_ratio"] for r in recs if isinstance(r.get("bandwidth_ratio"), (int, float))]
-            variable = any((r.get("streams") or {}).get("variable_rate") for r in recs) or (
-                len(ratios) > 1 and max(ratios) - min(ratios) > 0.02 * max(ratios))
+            variable = any(r.get("rate") == "variable" for r in recs)
             label = codec + (f" (designed {cfg['design_snr_db']:g} dB)" if cfg.get("design_snr_db") is not None else "")
             if seed:
                 label += f" seed {seed}"

@@ -138,6 +138,7 @@ class Record(TypedDict, total=False):
     status: str
     channel_uses: int
     bandwidth_ratio: float
+    rate: str
     metrics: dict[str, float | None]
     unavailable: dict[str, str]
     streams: dict[str, dict[str, Any]]

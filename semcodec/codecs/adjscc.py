@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING
 from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
-from ..signal import Reconstruction, Signal, Stream, header_channel_uses
-from .deep_jscc import CHECKPOINT_ID, file_sha256
+from ..signal import Reconstruction, Signal, Stream
+from .deep_jscc import CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, puncture, symbol_budget
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from ..signal import Received
 
-#: Header: image height and width (16 bits each) and the checkpoint index (4 bits).
-HEADER_BITS = 16 + 16 + 4
+#: The header is deep-jscc's: image height and width (16 bits each), checkpoint index (4 bits).
 DOWNSAMPLE = 4
 
 
@@ -95,11 +94,6 @@ def load_model(path: str, device: str):
     return model.to(torch.device(device)).eval()
 
 
-def symbol_budget(height: int, width: int, ratio: float) -> int:
-    """Complex symbols the image stream may use: the k/n budget minus the header's uses."""
-    return int(3 * height * width * ratio) - header_channel_uses(HEADER_BITS)
-
-
 class AdaptiveJsccCodec(Codec):
     """SNR- and rate-adaptive deep JSCC; one analog stream ``image``."""
 
@@ -155,8 +149,7 @@ class AdaptiveJsccCodec(Codec):
         with torch.no_grad():
             x = image.unsqueeze(0).to(next(model.parameters()).device)
             symbols, _ = model.encode(x, self.operating_snr_db(), c)
-        s = symbols[0, :budget]
-        s = s / s.abs().square().mean().sqrt().clamp_min(1e-12)  # what is sent has unit mean energy
+        s = puncture(symbols[0], min(budget, symbols.shape[1]))  # unit mean energy, evenly punctured
         self.note_transmitter(checkpoint=ckpt.name, latent_channels=c,
                               symbols_dropped=int(symbols.shape[1] - s.numel()))
         header = {"height": int(h), "width": int(w), "checkpoint": self._header_id(ckpt)}
@@ -180,8 +173,7 @@ class AdaptiveJsccCodec(Codec):
         if stream.symbols.numel() != sent:
             raise InvalidInput(f"adjscc: the received stream has {stream.symbols.numel()} symbols; "
                                f"the header implies {sent}")
-        y = stream.equalized()
-        y = torch.cat([y, y.new_zeros(full - y.numel())])  # what was not sent reads as zeros
+        y = depuncture(stream.equalized(), full)  # what was not sent reads as zeros
         with torch.no_grad():
             dev = next(model.parameters()).device
             image = model.decode(y.unsqueeze(0).to(dev), (c, hp // DOWNSAMPLE, wp // DOWNSAMPLE), (h, w),

@@ -31,6 +31,47 @@ if TYPE_CHECKING:
 HEADER_BITS = 16 + 16 + 4
 
 
+def punctured_positions(full: int, sent: int) -> "Tensor":
+    """Indices of the ``full - sent`` latent symbols *not* sent when only ``sent`` fit the budget:
+    spread evenly over the latent (each end derives the same set), so the loss acts like a little
+    extra noise everywhere rather than a hole in one corner of the image."""
+    import torch
+
+    drop = full - sent
+    if drop <= 0:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.unique(torch.linspace(0, full - 1, drop).round().long())
+
+
+def puncture(symbols: "Tensor", sent: int) -> "Tensor":
+    """``[n]`` symbols -> the ``sent`` that are transmitted, rescaled to unit mean energy."""
+    import torch
+
+    keep = torch.ones(symbols.numel(), dtype=torch.bool)
+    keep[punctured_positions(symbols.numel(), sent)] = False
+    s = symbols[keep][:sent]
+    return s / s.abs().square().mean().sqrt().clamp_min(1e-12)
+
+
+def depuncture(received: "Tensor", full: int) -> "Tensor":
+    """The receiver's ``[full]`` latent symbols: what arrived in place, zeros where nothing was sent."""
+    import torch
+
+    keep = torch.ones(full, dtype=torch.bool)
+    keep[punctured_positions(full, received.numel())] = False
+    out = received.new_zeros(full)
+    out[keep] = received
+    return out
+
+
+def symbol_budget(height: int, width: int, ratio: float) -> int:
+    """Complex symbols the image stream may use: the k/n budget minus the header's uses."""
+    from ..codec import budget_uses
+    from ..signal import header_channel_uses
+
+    return budget_uses(ratio, height, width) - header_channel_uses(HEADER_BITS)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A trained model on disk and what its card says about it."""
@@ -179,12 +220,19 @@ class DeepJsccCodec(Codec):
 
         ckpt = self.checkpoint()
         model = self._model(ckpt)
+        h, w = image.shape[-2:]
+        budget = symbol_budget(h, w, self.bandwidth)
+        if budget < 1:
+            raise InvalidInput(f"deep-jscc: a {w}x{h} image leaves no channel use for the image at "
+                               f"k/n {self.bandwidth:.4g} once the header is sent")
         with torch.no_grad():
             symbols, _ = model.encode(image.unsqueeze(0).to(next(model.parameters()).device))
-        h, w = image.shape[-2:]
-        self.note_transmitter(checkpoint=ckpt.name)
+        # The budget holds the header too: a few latent values, spread evenly, are not sent (the
+        # receiver reads them as zeros); what is sent keeps unit mean energy.
+        s = puncture(symbols[0], min(budget, symbols.shape[1]))
+        self.note_transmitter(checkpoint=ckpt.name, symbols_dropped=int(symbols.shape[1] - s.numel()))
         header = {"height": int(h), "width": int(w), "checkpoint": header_id(ckpt)}
-        return Signal({"image": Stream(symbols[0].cpu(), "analog")}, header, HEADER_BITS)
+        return Signal({"image": Stream(s.cpu(), "analog")}, header, HEADER_BITS)
 
     def decode(self, received: "Received") -> Reconstruction:
         import torch
@@ -197,11 +245,13 @@ class DeepJsccCodec(Codec):
         h, w = header["height"], header["width"]
         hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE
         shape = (model.c, hp // DOWNSAMPLE, wp // DOWNSAMPLE)
+        full = math.prod(shape) // 2
         stream = received.streams["image"]
-        if stream.symbols.numel() * 2 != math.prod(shape):
+        if stream.symbols.numel() != min(full, symbol_budget(h, w, self.bandwidth)):
             raise InvalidInput("deep-jscc: the received stream does not match the header's image size")
+        y = depuncture(stream.equalized(), full)
         with torch.no_grad():
-            y = stream.equalized().unsqueeze(0).to(next(model.parameters()).device)
+            y = y.unsqueeze(0).to(next(model.parameters()).device)
             image = model.decode(y, shape, (h, w))[0].cpu()
         return Reconstruction(image=image, info={"checkpoint": ckpt.name,
                                                  "train_snr_db": ckpt.train_snr_db})

@@ -30,6 +30,7 @@ class SemanticCodec(Codec):
     """Base class of the vision-language codecs. Subclasses list their ``components``."""
 
     kind = "semantic"
+    rate = "variable"  # caption lengths decide the channel uses
     components: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {
         "text_fec": Option("none", "protect the text streams (the letter sends them uncoded)", choices=FEC_CHOICES),

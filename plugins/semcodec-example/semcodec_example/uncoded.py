@@ -24,6 +24,8 @@ class UncodedAnalogCodec(Codec):
     name = "uncoded-analog"
     kind = "baseline"
     needs = "nothing (example plugin)"
+    rate = "fixed"  # two pixel values per channel use, whatever --bandwidth says (so it is refused)
+    fixed_ratio = 0.5
     # A typed option: `--opt estimator=zf`; `semcodec codecs --options uncoded-analog` lists it.
     options = {"estimator": Option("lmmse", "receiver estimator: lmmse (conj(h) y / (|h|^2 + N0)) or zf (y / h)",
                                    choices=("lmmse", "zf"))}

@@ -56,7 +56,8 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
                  image_sha256: str | None) -> dict[str, Any]:
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
             "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
-            "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256}
+            "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256,
+            "image_path": str(Path(image.path).resolve()), "dataset_path": str(Path(image.path).resolve().parent)}
 
 
 def file_digest(path: Path) -> str | None:
@@ -70,17 +71,28 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def _kept(rec: dict[str, Any]) -> bool:
-    """Whether a saved record's reconstruction was kept and is still on disk."""
+def _kept(rec: dict[str, Any], folder: Path) -> bool:
+    """Whether a saved record's reconstruction was kept in ``folder`` and is still on disk."""
     files = rec.get("files")
-    return isinstance(files, dict) and isinstance(files.get("reconstruction"), str) and \
-        Path(files["reconstruction"]).is_file()
+    if not (isinstance(files, dict) and isinstance(files.get("reconstruction"), str)):
+        return False
+    path = Path(files["reconstruction"])
+    return path.is_file() and Path(folder).resolve() in path.resolve().parents
 
 
-def _needs_metrics(cached: dict[str, Any], wanted: list[str] | None) -> bool:
-    """A saved record lacking a metric this run asks for is recomputed (not reused as is)."""
+def _needs_metrics(cached: dict[str, Any], wanted: list[str], placeholder: dict[str, Any]) -> bool:
+    """A saved record is recomputed when it lacks a metric this run asks for, or when a model
+    behind a requested metric is another one now (or is here now and was not then)."""
+    from .provenance import metric_model_identity
+
     unavailable = cached.get("unavailable") or {}
-    return any(unavailable.get(m) == "not requested" for m in (wanted or cached.get("metrics") or {}))
+    metrics = cached.get("metrics") or {}
+    for m in wanted:
+        if m not in metrics or unavailable.get(m) == "not requested":
+            return True
+        if metric_model_identity(cached, m) != metric_model_identity(placeholder, m):
+            return True
+    return False
 
 
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
@@ -121,8 +133,8 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
             digests[image.id] = file_digest(image.path)
         placeholder = _placeholder(plan, image, codec, snr, digests[image.id])
         cached = done.get(record_key(placeholder))
-        if (cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted)
-                and not (plan.keep_images is not None and not _kept(cached))):
+        if (cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted, placeholder)
+                and not (plan.keep_images is not None and not _kept(cached, plan.keep_images))):
             results.append(cached)
             if on_record:
                 on_record(cached, True)
@@ -134,6 +146,7 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
                 loaded = (image.id, None, str(exc))
         rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder, image.path)
         rec["dataset"], rec["image"], rec["image_sha256"] = plan.dataset, image.id, digests[image.id]
+        rec["image_path"], rec["dataset_path"] = placeholder["image_path"], placeholder["dataset_path"]
         if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
             rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
         else:
@@ -169,8 +182,9 @@ def _attempt(plan: BenchPlan, codec: "Codec", snr: float, image: Any, load_error
 def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
     """``root/<dataset>/<image>/<codec>-<digest>_<channel>_<snr>dB_s<seed>.png``: one file per record key."""
     digest = str((rec.get("provenance") or {}).get("config_digest", "nocfg"))[:8]
-    snr = f"{float(rec['snr_db']):g}".replace("-", "m")
-    return (root / rec["dataset"] / rec["image"]
+    content = str(rec.get("image_sha256") or "")[:8]
+    snr = repr(float(rec["snr_db"])).replace("-", "m")
+    return (root / rec["dataset"] / f"{rec['image']}-{content}"
             / f"{rec['codec']}-{digest}_{rec['channel']}_{snr}dB_s{int(rec['seed'])}.png")
 
 

@@ -215,7 +215,7 @@ def check_device(device: str | None) -> None:
         return
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InvalidInput(f"--device {device}: no CUDA GPU on this machine (use --device cpu)")
+            raise InvalidInput(f"device {device} (--device or SEMCODEC_DEVICE): no CUDA GPU on this machine; use cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InvalidInput(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
         return

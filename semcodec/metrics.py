@@ -150,7 +150,7 @@ def compute_metrics(
     values: dict[str, float | None] = {}
     unavailable: dict[str, str] = {}
     data = MetricInput(source=source, reconstruction=recon, tx_info=tx_info)
-    for name in dict.fromkeys([*STANDARD_METRICS, *wanted]):
+    for name in dict.fromkeys([*STANDARD_METRICS, *registered, *wanted]):
         values[name] = None
         if name not in registered:
             unavailable[name] = "no installed package registers this metric"

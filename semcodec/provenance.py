@@ -5,7 +5,8 @@ carries ``provenance``: the codec configuration; for each pretrained component i
 exact weights (the Hugging Face snapshot hash, or for a local folder a fingerprint of its
 contents) and whether it is one of the test kit's tiny random models; checkpoint SHA-256s;
 device and dtype; library versions. ``config_digest`` hashes everything that changes what the
-codec computes (not the library versions), and is part of the bench's resume key: change a
+codec computes (library versions included; not the models behind metrics, which are keyed per
+metric), and is part of the bench's resume key: change a
 model, an option or the device, and the bench recomputes instead of reusing.
 """
 
@@ -23,11 +24,8 @@ from typing import Any
 TEST_MODEL_MARKER = "SEMCODEC_TEST_MODEL"
 #: Libraries whose versions a record names.
 LIBRARIES = ("semcodec", "torch", "torchvision", "numpy", "pillow-heif", "transformers", "diffusers")
-#: Files up to this size are hashed whole; bigger ones (multi-GB weights) by their size and a
-#: 64 KB sample every 8 MB — fine-tuned or retrained weights differ everywhere, so a sample sees it.
-WHOLE_FILE = 64 << 20
-SAMPLE_EVERY = 8 << 20
-SAMPLE = 64 << 10
+#: Hashes of big files, kept on disk by (path, size, mtime): a multi-GB model is read once.
+HASH_CACHE = "file-hashes.json"
 
 
 def digest(obj: Any) -> str:
@@ -63,18 +61,46 @@ def fingerprint(path: str | Path) -> str:
 def _fingerprint(root: str, listing: tuple) -> str:
     base = Path(root)
     h = hashlib.sha256()
-    for rel, size, _ in listing:
-        h.update(f"{rel}\0{size}\0".encode())
-        f = base / rel if rel else base
-        with open(f, "rb") as fh:
-            if size <= WHOLE_FILE:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            else:
-                for offset in range(0, size, SAMPLE_EVERY):
-                    fh.seek(offset)
-                    h.update(fh.read(SAMPLE))
+    for rel, size, mtime in listing:
+        h.update(f"{rel}\0{size}\0{file_hash(base / rel if rel else base, size, mtime)}\0".encode())
     return "local:" + h.hexdigest()[:16]
+
+
+def _cache_path() -> Path:
+    import os
+
+    root = os.environ.get("SEMCODEC_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "semcodec")
+    return Path(root) / HASH_CACHE
+
+
+def file_hash(path: Path, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a whole file; for files over 16 MB remembered on disk per (path, size, mtime),
+    so a 5 GB model is read once, not at every run."""
+    key = f"{path.resolve()}|{size}|{mtime_ns}"
+    cache: dict[str, str] = {}
+    if size > 16 << 20:
+        try:
+            cache = json.loads(_cache_path().read_text())
+        except (OSError, ValueError):
+            cache = {}
+        if isinstance(cache, dict) and isinstance(cache.get(key), str):
+            return cache[key]
+    digest_ = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest_.update(block)
+    value = digest_.hexdigest()
+    if size > 16 << 20:
+        try:
+            cache = cache if isinstance(cache, dict) else {}
+            cache[key] = value
+            _cache_path().parent.mkdir(parents=True, exist_ok=True)
+            tmp = _cache_path().with_suffix(".tmp")
+            tmp.write_text(json.dumps(cache))
+            tmp.replace(_cache_path())
+        except OSError:
+            pass  # a read-only home: hash again next time
+    return value
 
 
 def component_provenance(key: str) -> dict[str, Any]:
@@ -111,6 +137,12 @@ def _identity(component: dict[str, Any]) -> Any:
     return rev if isinstance(rev, str) and rev.startswith("local:") else [component.get("id"), rev]
 
 
+def metric_model_identity(rec: dict[str, Any], metric: str) -> Any:
+    """Which model computed ``metric`` in ``rec`` (``None`` for metrics without one)."""
+    models = (rec.get("provenance") or {}).get("metric_models") or {}
+    return _identity(models[metric]) if isinstance(models.get(metric), dict) else None
+
+
 def metric_models(metrics: list[str] | None) -> dict[str, dict[str, Any]]:
     """The pretrained models behind the requested metrics that are usable here (CLIP for
     ``clip_cos``, AlexNet for ``lpips``): their numbers depend on them too."""
@@ -135,9 +167,12 @@ def build(config: dict[str, Any], components: dict[str, dict[str, Any]], checkpo
           device: str, dtype: str, metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``provenance`` object of a record (see the module docstring)."""
     metrics = metrics or {}
+    device = "cpu" if str(device).split(":")[0] == "cpu" else str(device)  # cpu:0 is the cpu
+    # The models behind metrics are recorded but not in the digest: asking for fewer metrics must
+    # not recompute the codec's work (a changed metric model is handled per metric: the bench
+    # recomputes a record whose metric model differs, the report never mixes two).
     what = {"config": config, "components": {k: _identity(c) for k, c in components.items()},
-            "metric_models": {k: _identity(c) for k, c in metrics.items()}, "checkpoints": checkpoints,
-            "device": device, "dtype": dtype}
+            "checkpoints": checkpoints, "device": device, "dtype": dtype, "versions": library_versions()}
     return {"config": config, "components": components, "metric_models": metrics, "checkpoints": checkpoints,
             "device": device, "dtype": dtype, "versions": library_versions(),
             "test_models": sorted({k for k, c in {**components, **metrics}.items() if c.get("test_model")}),

@@ -100,9 +100,42 @@ def _digest(rec: dict[str, Any]) -> str:
     return LEGACY + ":" + json.dumps(rec.get("config") or {}, sort_keys=True)
 
 
-def row_key(rec: dict[str, Any]) -> tuple[str, str, int]:
-    """What one row of a table averages over: codec, configuration digest and seed."""
-    return (rec["codec"], _digest(rec), int(rec["seed"]))
+def row_key(rec: dict[str, Any], metric: str | None = None) -> tuple:
+    """What one row of a table averages over: codec, configuration digest, seed and (for a metric
+    computed by a model, e.g. CLIP) that model."""
+    from .provenance import metric_model_identity
+
+    ident = metric_model_identity(rec, metric) if metric else None
+    return (rec["codec"], _digest(rec), int(rec["seed"]), json.dumps(ident, sort_keys=True) if ident else "")
+
+
+def dataset_key(rec: dict[str, Any]) -> tuple[str, str]:
+    """A dataset is its name and, for a folder, where it lies: two folders called ``val`` are
+    two datasets."""
+    path = rec.get("dataset_path")
+    return (rec["dataset"], path if isinstance(path, str) else "")
+
+
+_CURRENT: dict[str, str | None] = {}
+
+
+def _current_digest(path: str) -> str | None:
+    """The image file's content hash now (as the bench computes it), or ``None`` if it is gone."""
+    if path not in _CURRENT:
+        from .bench import file_digest
+
+        _CURRENT[path] = file_digest(Path(path))
+    return _CURRENT[path]
+
+
+def _preferred(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Of two records of one image id: the one made from the file as it is now, else the later."""
+    path = new.get("image_path")
+    if isinstance(path, str) and old.get("image_sha256") != new.get("image_sha256"):
+        now = _current_digest(path)
+        if now is not None and old.get("image_sha256") == now:
+            return old
+    return new
 
 
 def filter_records(records: Iterable[dict[str, Any]], codecs: list[str] | None = None,
@@ -125,23 +158,26 @@ def filter_records(records: Iterable[dict[str, Any]], codecs: list[str] | None =
 
 def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[Table]:
     """One :class:`Table` per (dataset, channel); ``skipped`` records are not averaged."""
-    by_table: dict[tuple[str, str], dict[tuple, list[dict[str, Any]]]] = {}
+    by_table: dict[tuple[tuple[str, str], str], dict[tuple, list[dict[str, Any]]]] = {}
     for r in records:
         if r.get("status") == "skipped":
             continue
-        group = row_key(r)
-        by_table.setdefault((r["dataset"], r["channel"]), {}).setdefault(group, []).append(r)
+        group = row_key(r, metric)
+        by_table.setdefault((dataset_key(r), r["channel"]), {}).setdefault(group, []).append(r)
+    names = [d for (d, _), _ in by_table.items()]
     tables = []
-    for (dataset, channel), groups in sorted(by_table.items()):
+    for ((dataset, path), channel), groups in sorted(by_table.items()):
+        if path and sum(1 for n, p in dict.fromkeys(names) if n == dataset) > 1:
+            dataset = f"{dataset} ({path})"  # two folders of one name: say which
         rows, snrs, images = [], set(), set()
-        for (codec, digest, seed), recs in sorted(groups.items()):
+        for (codec, digest, seed, _), recs in sorted(groups.items()):
             cfg = recs[0].get("config") or {}
             by_snr: dict[float, dict[str, dict[str, Any]]] = {}
             superseded = 0
-            for r in recs:  # one record per image and SNR: the latest (an edited image replaces)
+            for r in recs:  # one record per image and SNR: of an edited image, the current version
                 cell = by_snr.setdefault(float(r["snr_db"]), {})
                 superseded += r["image"] in cell
-                cell[r["image"]] = r
+                cell[r["image"]] = _preferred(cell[r["image"]], r) if r["image"] in cell else r
             snrs |= set(by_snr)
             cells = {snr: _cell(list(rs.values()), metric) for snr, rs in by_snr.items()}
             images |= {i for rs in by_snr.values() for i, r in rs.items()
@@ -274,6 +310,8 @@ def plot(tables: list[Table], path: str | Path) -> Path:
 
     if not tables:
         raise InvalidInput("nothing to plot")
+    if not any(c.mean is not None for t in tables for r in t.rows for c in r.cells.values()):
+        raise InvalidInput(f"no {tables[0].metric} values to plot in these records")
     fig, axes = plt.subplots(1, len(tables), figsize=(6.2 * len(tables), 4.4), squeeze=False)
     markers = "osD^v<>ph*"
     for ax, t in zip(axes[0], tables):
@@ -282,6 +320,10 @@ def plot(tables: list[Table], path: str | Path) -> Path:
             ax.errorbar(xs, [r.cells[s].mean for s in xs], yerr=[r.cells[s].ci95 or 0.0 for s in xs],
                         marker=markers[i % len(markers)], capsize=2,
                         label=f"{r.label}, k/n={_ratio(r)}")
+            for s in xs:
+                if r.cells[s].failed:
+                    ax.annotate(f"✗{r.cells[s].failed}", (s, r.cells[s].mean), textcoords="offset points",
+                                xytext=(4, 4), fontsize=7, color="red")
         ax.set_xticks(t.snrs)
         ax.set_xlabel("channel SNR, Es/N0 (dB)")
         ax.set_ylabel(metric_label(t.metric))
@@ -294,11 +336,12 @@ def plot(tables: list[Table], path: str | Path) -> Path:
 
 # -- pictures ---------------------------------------------------------------------------------------
 def _one_table(records: list[dict[str, Any]], what: str) -> tuple[str, str]:
-    pairs = sorted({(r["dataset"], r["channel"]) for r in records})
+    pairs = sorted({(dataset_key(r), r["channel"]) for r in records})
     if len(pairs) != 1:
-        raise InvalidInput(f"{what} shows one dataset and channel; these records hold "
-                           f"{', '.join(f'{d}/{c}' for d, c in pairs)}: use --dataset and --channel")
-    return pairs[0]
+        shown = ", ".join(f"{d[0]}{' (' + d[1] + ')' if d[1] else ''}/{c}" for d, c in pairs)
+        raise InvalidInput(f"{what} shows one dataset and channel; these records hold {shown}: use --dataset "
+                           "and --channel (or separate files)")
+    return pairs[0][0][0], pairs[0][1]
 
 
 def _ratio_text(r: float) -> str:
@@ -332,14 +375,19 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
         if key not in keys:
             same = sum(1 for k in keys if k[0] == row.codec)
             keys[key] = base if not same else f"{base} #{same + 1}"
-        lines.setdefault(keys[key], []).append((row.ratio, cell.mean, cell.ci95 or 0.0))
+        lines.setdefault(keys[key], []).append((row.ratio, cell.mean, cell.ci95 or 0.0, cell.failed))
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     # ticks at the budgets asked for (--bandwidth); points sit at the measured ratios
     ratios = sorted({float((r.get("config") or {}).get("bandwidth") or 0) for r in at} - {0.0})
+    if not lines:
+        raise InvalidInput(f"no {metric} values at {snr:g} dB to plot")
     for i, (label, pts) in enumerate(sorted(lines.items())):
         pts.sort()
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="osD^v<>"[i % 7],
                     capsize=2, label=label)
+        for x, y, _, failed in pts:
+            if failed:  # as the tables' ✗N: images that failed to decode, still averaged in
+                ax.annotate(f"✗{failed}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color="red")
     ax.set_xscale("log")
     ax.set_xticks(ratios)
     ax.set_xticklabels([_ratio_text(r) for r in ratios])
@@ -395,9 +443,14 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
                            f"(kept: {', '.join(available[:8])}{'…' if len(available) > 8 else ''})")
     (table,) = aggregate(kept, metric)
     label_of = {(row.codec, row.digest, row.seed): row.label for row in table.rows}
+    current = {}
+    for r in kept:  # per image and row and SNR, the record of the image as it is now
+        key = (r["image"], row_key(r)[:3], float(r["snr_db"]))
+        current[key] = _preferred(current[key], r) if key in current else r
+    kept = list(current.values())
     snrs = table.snrs
     rows = [(img, label) for img in chosen for label in [row.label for row in table.rows]]
-    index = {(r["image"], label_of.get(row_key(r)), float(r["snr_db"])): r for r in kept}
+    index = {(r["image"], label_of.get(row_key(r)[:3]), float(r["snr_db"])): r for r in kept}
     fig, axes = plt.subplots(len(rows), len(snrs) + 1, figsize=(2.2 * (len(snrs) + 1), 1.9 * len(rows)),
                              squeeze=False)
     for i, (img, label) in enumerate(rows):

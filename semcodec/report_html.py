@@ -66,7 +66,7 @@ def _texts_html(records: list[dict[str, Any]], labels: dict[tuple, str]) -> str:
             if not isinstance(t, dict):
                 continue
             score = lambda key: "" if t.get(key) is None else f" <span class='note'>({t[key]:.0f})</span>"  # noqa: E731
-            cells = [_text(r["image"]), _text(labels.get(row_key(r), r["codec"])), f"{r['snr_db']:g} dB", _text(name),
+            cells = [_text(r["image"]), _text(labels.get(row_key(r)[:3], r["codec"])), f"{r['snr_db']:g} dB", _text(name),
                      _text(t.get("sent", "")), _text(t.get("received", "")) + score("bleu_received"),
                      _text(t.get("corrected", "—")) + score("bleu_corrected")]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -110,17 +110,21 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     parts += [_table_html(t) for t in tables]
     curves = plot(tables, folder / "snr.png")
     parts.append(f"<h2>{html.escape(metric_label(metric))} vs SNR</h2>{_img(curves, 'curves')}")
-    for dataset, channel in sorted({(t.dataset, t.channel) for t in tables}):
-        sub = [r for r in records if r["dataset"] == dataset and r["channel"] == channel]
+    from .report import dataset_key
+
+    groups = sorted({(dataset_key(r), r["channel"]) for r in records if r.get("status") != "skipped"})
+    for n, (key, channel) in enumerate(groups):
+        dataset = key[0]
+        sub = [r for r in records if dataset_key(r) == key and r["channel"] == channel]
         budgets = {round(float((r.get("config") or {}).get("bandwidth") or 0), 6) for r in sub}
         if len(budgets) > 1:
             snrs = sorted({float(r["snr_db"]) for r in sub})
             snr = snrs[len(snrs) // 2]
-            rd = rd_plot(sub, folder / f"rd_{_slug(dataset)}_{_slug(channel)}.png", snr, metric)
+            rd = rd_plot(sub, folder / f"rd{n}_{_slug(dataset)}_{_slug(channel)}.png", snr, metric)
             parts.append(f"<h2>Rate–distortion, {html.escape(dataset)}, {html.escape(channel)}, {snr:g} dB</h2>"
                          + _img(rd, "rate-distortion"))
         if any(isinstance(r.get("files"), dict) for r in sub):
-            g = grid(sub, folder / f"grid_{_slug(dataset)}_{_slug(channel)}.png", images, metric)
+            g = grid(sub, folder / f"grid{n}_{_slug(dataset)}_{_slug(channel)}.png", images, metric)
             parts.append(f"<h2>Reconstructions, {html.escape(dataset)}, {html.escape(channel)}</h2>" + _img(g, "grid"))
     parts.append(_texts_html(records, labels))
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>semcodec report</title>"

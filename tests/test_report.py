@@ -172,6 +172,89 @@ def test_identical_texts_even_empty_score_100_and_each_stream_has_chrf():
     assert texts["b"]["chrf_received"] < 100.0 and texts["b"]["chrf_corrected"] == 100.0
 
 
+def test_a_restored_image_is_reported_with_the_record_of_its_current_content(tmp_path, kodak_dir):
+    from PIL import Image, ImageOps
+
+    from semcodec.bench import read_records
+    from semcodec.report import aggregate
+
+    folder = tmp_path / "e"
+    folder.mkdir()
+    original = Image.open(kodak_dir / "kodim05.png").resize((64, 48))
+    original.save(folder / "x.png")
+    out = tmp_path / "r.jsonl"
+    args = ("bench", folder, "--codecs", "uncoded-analog", "--snr", "10", "--out", out)
+    assert call_cli(*args)[0] == 0
+    ImageOps.flip(original).save(folder / "x.png")
+    assert call_cli(*args)[0] == 0
+    original.save(folder / "x.png")  # restored: the first record is reused, and reported
+    assert call_cli(*args)[0] == 0
+    recs = read_records(out)
+    assert len(recs) == 2
+    (table,) = aggregate(recs)
+    assert table.rows[0].cells[10.0].mean == recs[0]["metrics"]["psnr"]
+
+
+def test_two_folders_of_one_name_are_two_datasets(tmp_path, kodak_dir):
+    from PIL import Image
+
+    from semcodec.bench import read_records
+    from semcodec.report import aggregate
+
+    out = tmp_path / "r.jsonl"
+    for parent, name in (("p", "kodim05"), ("q", "kodim23")):
+        (tmp_path / parent / "val").mkdir(parents=True)
+        Image.open(kodak_dir / f"{name}.png").resize((64, 48)).save(tmp_path / parent / "val" / f"{name}.png")
+        assert call_cli("bench", tmp_path / parent / "val", "--codecs", "uncoded-analog", "--snr", "5",
+                        "--out", out)[0] == 0
+    tables = aggregate(read_records(out))
+    assert len(tables) == 2 and all(t.images == 1 for t in tables) and "(" in tables[0].dataset
+
+
+def test_fewer_metrics_or_another_device_spelling_recompute_nothing(two_sets, tmp_path):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", two_sets / "setA", "--codecs", "deep-jscc", "--snr", "5", "--out", out)
+    assert call_cli(*base)[0] == 0
+    assert call_cli(*base, "--metrics", "psnr")[0] == 0
+    assert call_cli(*base, "--device", "cpu:0")[0] == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(recs) == 2 and "chrf" in recs[0]["metrics"]
+
+
+def test_a_metric_left_out_is_computed_when_asked_for_later(two_sets, tmp_path):
+    out = tmp_path / "r.jsonl"
+    base = ("bench", two_sets / "setA", "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert call_cli(*base, "--metrics", "psnr")[0] == 0
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert first[0]["unavailable"]["ms_ssim"] == "not requested" and "chrf" in first[0]["metrics"]
+    assert call_cli(*base)[0] == 0
+    assert len(out.read_text().splitlines()) == 4
+
+
+def test_a_rewritten_big_model_file_changes_its_fingerprint(tmp_path, monkeypatch):
+    import os
+
+    from semcodec.provenance import fingerprint
+
+    monkeypatch.setenv("SEMCODEC_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    weights = folder / "model.safetensors"
+    weights.write_bytes(os.urandom(17 << 20))
+    before = fingerprint(folder)
+    data = bytearray(weights.read_bytes())
+    data[9 << 20] ^= 0xFF  # one byte in the middle, same size
+    weights.write_bytes(bytes(data))
+    assert fingerprint(folder) != before
+    assert (tmp_path / "cache" / "file-hashes.json").is_file()  # the big file's hash is remembered
+
+
+def test_a_plot_of_a_metric_with_no_values_is_refused(mixed, tmp_path):
+    from conftest import assert_clean_error
+
+    assert_clean_error(*call_cli("report", mixed, "--metric", "bleu", "--plot", tmp_path / "p.png"), "no bleu values")
+
+
 def test_another_model_recomputes_and_test_models_are_not_presented_as_results(tiny_models, tiny_kodak,
                                                                                tmp_path):
     import shutil

@@ -382,7 +382,7 @@ def _render_tables(tables: list) -> None:
     from .report import cell_text
 
     for table in tables:
-        t = RichTable(title=table.title)
+        t = RichTable(title=table.title, min_width=len(table.title) + 4)  # the title on one line
         t.add_column("codec", no_wrap=True)
         t.add_column("k/n", justify="right", no_wrap=True)
         t.add_column("N", justify="right", no_wrap=True)

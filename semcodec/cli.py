@@ -398,8 +398,8 @@ def _render_tables(tables: list) -> None:
         console.print("mean ± half-width of the 95 % confidence interval over N images", highlight=False)
     superseded = sum(r.superseded for t in tables for r in t.rows)
     if superseded:
-        console.print(f"note: {superseded} older record(s) of an image id seen again (an edited image, or another "
-                      "folder of the same name) were left out; the latest is kept", highlight=False)
+        console.print(f"note: {superseded} record(s) repeating an image of a row and SNR (a re-run by another "
+                      "version, an edited image) were left out; the one of the current file is kept", highlight=False)
     if any(c.failed for t in tables for r in t.rows for c in r.cells.values()):
         console.print("✗N: N images decode_failed (their reconstruction is still averaged in)")
 

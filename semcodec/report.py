@@ -402,10 +402,10 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     return _save(fig, plt, path)
 
 
-def _save(fig, plt, path: str | Path) -> Path:
+def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
     path = Path(path)
     try:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=dpi)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
@@ -482,4 +482,4 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
             ax.set_yticks([])
     fig.suptitle(f"{dataset}, {channel_name(channel)}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return _save(fig, plt, path, dpi=110)

@@ -75,18 +75,9 @@ def lr_at(step: int, config: AdaptiveTrainConfig) -> float:
 
 def augmented_crops(images: list, n: int, crop: int, rng: random.Random):
     """``n`` random ``crop``² patches, each flipped and rotated by a multiple of 90° at random."""
-    import torch
+    from .training import random_crops
 
-    out = []
-    for _ in range(n):
-        img = images[rng.randrange(len(images))]
-        h, w = img.shape[-2:]
-        top, left = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
-        patch = img[:, top : top + crop, left : left + crop]
-        if rng.random() < 0.5:
-            patch = patch.flip(-1)
-        out.append(torch.rot90(patch, rng.randrange(4), dims=(-2, -1)))
-    return torch.stack(out).float().div_(255.0)
+    return random_crops(images, n, crop, rng, rotate=True)
 
 
 def forward(model, x, snr_db, c: int, generator=None, channel: str = "awgn"):

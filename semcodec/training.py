@@ -60,8 +60,9 @@ def _load_uint8(files: list[Path], device) -> list:
     ]
 
 
-def random_crops(images: list, n: int, crop: int, rng: random.Random):
-    """``n`` random ``crop``x``crop`` patches with random horizontal flips, ``[n, 3, crop, crop]``."""
+def random_crops(images: list, n: int, crop: int, rng: random.Random, rotate: bool = False):
+    """``n`` random ``crop``x``crop`` patches with random horizontal flips (and, with ``rotate``,
+    a random multiple of 90° rotation), ``[n, 3, crop, crop]`` in [0, 1]."""
     import torch
 
     out = []
@@ -70,7 +71,9 @@ def random_crops(images: list, n: int, crop: int, rng: random.Random):
         h, w = img.shape[-2:]
         top, left = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
         patch = img[:, top : top + crop, left : left + crop]
-        out.append(patch.flip(-1) if rng.random() < 0.5 else patch)
+        if rng.random() < 0.5:
+            patch = patch.flip(-1)
+        out.append(torch.rot90(patch, rng.randrange(4), dims=(-2, -1)) if rotate else patch)
     return torch.stack(out).float().div_(255.0)
 
 

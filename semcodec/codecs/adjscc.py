@@ -17,7 +17,6 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
 from ..signal import Reconstruction, Signal, Stream
-from .deep_jscc import CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, puncture, symbol_budget
+from .deep_jscc import CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, puncture, shipped_cards, symbol_budget
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -46,13 +45,7 @@ class AdaptiveCheckpoint:
 @lru_cache(maxsize=1)
 def shipped() -> tuple[AdaptiveCheckpoint, ...]:
     """The adaptive checkpoints that ship with the package (cards read once)."""
-    folder = Path(str(resources.files("semcodec") / "weights"))
-    out = []
-    for card_path in sorted(folder.glob("adjscc*.json")):
-        weights = card_path.with_suffix(".safetensors")
-        if weights.is_file():
-            out.append(AdaptiveCheckpoint(card_path.stem, weights, json.loads(card_path.read_text())))
-    return tuple(out)
+    return tuple(AdaptiveCheckpoint(*item) for item in shipped_cards("adjscc*.json"))
 
 
 def checkpoint_from(name: str | None) -> AdaptiveCheckpoint:

@@ -83,16 +83,22 @@ class Checkpoint:
     card: dict
 
 
+def shipped_cards(pattern: str) -> list[tuple[str, Path, dict]]:
+    """``(name, weights file, card)`` of the shipped checkpoints whose card matches ``pattern``."""
+    folder = Path(str(resources.files("semcodec") / "weights"))
+    out = []
+    for card_path in sorted(folder.glob(pattern)):
+        weights = card_path.with_suffix(".safetensors")
+        if weights.is_file():
+            out.append((card_path.stem, weights, json.loads(card_path.read_text())))
+    return out
+
+
 @lru_cache(maxsize=1)
 def shipped_checkpoints() -> tuple[Checkpoint, ...]:
     """The checkpoints that come with the package, sorted by (ratio, SNR); cards read once."""
-    folder = Path(str(resources.files("semcodec") / "weights"))
-    out = []
-    for card_path in sorted(folder.glob("deep_jscc_*.json")):
-        card = json.loads(card_path.read_text())
-        weights = card_path.with_suffix(".safetensors")
-        if weights.is_file():
-            out.append(Checkpoint(card_path.stem, weights, card["bandwidth_ratio"], card["train_snr_db"], card))
+    out = [Checkpoint(name, weights, card["bandwidth_ratio"], card["train_snr_db"], card)
+           for name, weights, card in shipped_cards("deep_jscc_*.json")]
     return tuple(sorted(out, key=lambda c: (c.bandwidth_ratio, c.train_snr_db)))
 
 

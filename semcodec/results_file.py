@@ -282,6 +282,6 @@ def skipped_record(dataset: str, image: str, codec: str, snr_db: float, channel:
 
     return {"codec": codec, "dataset": dataset, "image": image, "snr_db": float(snr_db),
             "channel": channel, "seed": int(seed), "status": "skipped", "reason": reason,
-            "channel_uses": None, "bandwidth_ratio": None, "metrics": {}, "unavailable": {},
+            "channel_uses": None, "bandwidth_ratio": None, "rate": None, "metrics": {}, "unavailable": {},
             "streams": {}, "texts": None, "elapsed_s": 0.0, "semcodec_version": __version__,
             "config": config, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}

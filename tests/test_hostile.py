@@ -418,3 +418,34 @@ def test_malformed_semcodec_toml_and_impossible_model_paths(tmp_path):
     (tmp_path / "semcodec.toml").write_text('[models]\ncaptioner = "/etc/passwd"\nsegmenter = "/etc"\n')
     code, out, err = call_cli("models", "list", cwd=tmp_path)
     assert code == 0 and "yes /etc" not in out
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (9, 7)])
+def test_an_image_too_small_for_any_header_is_a_clear_error_for_every_budget_codec(size, tmp_path):
+    from PIL import Image
+
+    img = tmp_path / "tiny.png"
+    Image.new("RGB", size, (120, 40, 200)).save(img)
+    for codec in ("bpg-ldpc", "deep-jscc", "adjscc"):
+        assert_clean_error(*call_cli("encode", img, "--codec", codec, "--snr", "10"), "header")
+    out = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", tmp_path, "--codecs", "bpg-ldpc,deep-jscc", "--snr", "10", "--out", out)
+    assert code == 0, err
+    assert {r["status"] for r in _records(out)} == {"skipped"}
+
+
+def test_a_checkpoint_for_another_budget_is_refused_at_both_ends(tmp_path, tiny_folder):
+    img = tiny_folder / "kodim05.png"
+    assert_clean_error(*call_cli("encode", img, "--codec", "deep-jscc", "--opt", "checkpoint=deep_jscc_k1_6_snr10"),
+                       "not the budget")
+    sig = tmp_path / "s.npz"
+    assert call_cli("encode", img, "--codec", "deep-jscc", "--save-signal", sig)[0] == 0
+    import numpy as np
+
+    with np.load(sig) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays.pop("meta")).decode())
+    meta["header"]["checkpoint"] = "deep_jscc_k1_6_snr5"
+    with open(sig, "wb") as f:
+        np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "x.png"), "not the budget")

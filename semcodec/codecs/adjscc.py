@@ -138,7 +138,8 @@ class AdaptiveJsccCodec(Codec):
         h, w = image.shape[-2:]
         budget = symbol_budget(h, w, self.bandwidth)
         if budget < 1:
-            raise InvalidInput(f"adjscc: a {w}x{h} image leaves no channel use for the image at k/n {self.bandwidth:.4g}")
+            raise InvalidInput(f"adjscc: a {w}x{h} image leaves no channel use for the image at k/n "
+                               f"{self.bandwidth:.4g} once the header is sent")
         with torch.no_grad():
             x = image.unsqueeze(0).to(next(model.parameters()).device)
             symbols, _ = model.encode(x, self.operating_snr_db(), c)

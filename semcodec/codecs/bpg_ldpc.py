@@ -86,8 +86,10 @@ class BpgLdpcCodec(Codec):
         return choose_mcs(self.operating_snr_db(), float(self.opts["margin_db"]))
 
     def budget(self, height: int, width: int) -> int:
-        """Channel uses this image may take: ``bandwidth * 3 H W``."""
-        return int(self.bandwidth * 3 * height * width)
+        """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
+        from ..codec import budget_of
+
+        return budget_of(self, height, width)
 
     def encode(self, image: "Tensor") -> Signal:
         import torch
@@ -96,6 +98,11 @@ class BpgLdpcCodec(Codec):
         from ..signal import header_channel_uses
 
         h, w = image.shape[-2:]
+        if self.budget(h, w) < header_channel_uses(HEADER_BITS):
+            from ..errors import InvalidInput
+
+            raise InvalidInput(f"bpg-ldpc: a {w}x{h} image at k/n {self.bandwidth:.4g} allows {self.budget(h, w)} "
+                               f"channel uses, fewer than its {header_channel_uses(HEADER_BITS)}-use header")
         mcs = self.mcs()
         max_bytes = capacity_bytes(self.budget(h, w) - header_channel_uses(HEADER_BITS), mcs)
         fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None

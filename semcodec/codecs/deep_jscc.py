@@ -219,7 +219,12 @@ class DeepJsccCodec(Codec):
         raise InvalidInput(f"deep-jscc: the header names checkpoint {named!r}, which is not shipped")
 
     def _model(self, ckpt: Checkpoint):
-        return load_model(str(ckpt.path), self.device or "cpu")
+        """The checkpoint's network; its latent width must be the one the budget k/n implies."""
+        model = load_model(str(ckpt.path), self.device or "cpu")
+        if not math.isclose(model.c / 96, self.bandwidth, rel_tol=0.02):
+            raise InvalidInput(f"deep-jscc: checkpoint {ckpt.name} sends k/n {model.c}/96, not the budget "
+                               f"{self.bandwidth:.4g} (choose --bandwidth {model.c}/96 or another checkpoint)")
+        return model
 
     def encode(self, image: "Tensor") -> Signal:
         import torch

@@ -24,7 +24,8 @@ from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
 from ..signal import Reconstruction, Signal, Stream
-from .deep_jscc import CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, puncture, shipped_cards, symbol_budget
+from .deep_jscc import (CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, header_id, puncture, receiver_checkpoint,
+                        shipped_cards, symbol_budget)
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -126,9 +127,6 @@ class AdaptiveJsccCodec(Codec):
         except ValueError as exc:
             raise InvalidInput(f"adjscc: {exc}") from None
 
-    def _header_id(self, ckpt: AdaptiveCheckpoint) -> str:
-        return ckpt.name if ckpt in shipped() else file_sha256(ckpt.path)
-
     def encode(self, image: "Tensor") -> Signal:
         import torch
 
@@ -146,7 +144,7 @@ class AdaptiveJsccCodec(Codec):
         s = puncture(symbols[0], min(budget, symbols.shape[1]))  # unit mean energy, evenly punctured
         self.note_transmitter(checkpoint=ckpt.name, latent_channels=c,
                               symbols_dropped=int(symbols.shape[1] - s.numel()))
-        header = {"height": int(h), "width": int(w), "checkpoint": self._header_id(ckpt)}
+        header = {"height": int(h), "width": int(w), "checkpoint": header_id(ckpt, shipped())}
         return Signal({"image": Stream(s.cpu(), "analog")}, header, HEADER_BITS)
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
@@ -177,15 +175,4 @@ class AdaptiveJsccCodec(Codec):
 
     def _receiver_checkpoint(self, named: str) -> AdaptiveCheckpoint:
         own = self._checkpoint() if self.opts["checkpoint"] else None
-        if own is not None:
-            if self._header_id(own) != named:
-                raise InvalidInput(f"adjscc: the signal was sent with checkpoint {named[:40]}, "
-                                   f"the receiver has {self._header_id(own)[:40]}")
-            return own
-        if named.startswith("sha256:"):
-            raise InvalidInput("adjscc: the signal was sent with a checkpoint of your own; give the "
-                               "receiver that file with --opt checkpoint=PATH")
-        for c in shipped():
-            if c.name == named:
-                return c
-        raise InvalidInput(f"adjscc: the header names checkpoint {named!r}, which is not shipped")
+        return receiver_checkpoint(self.name, named, own, shipped())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..codec import Codec, Option
 from ..errors import InvalidInput
@@ -131,12 +131,31 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def header_id(ckpt: Checkpoint) -> str:
-    """How a header names ``ckpt``: a shipped name, or the content hash of a file of one's own
-    (never a path: a receiver must not open a file because a signal says so)."""
-    if any(c.name == ckpt.name and c.path == ckpt.path for c in shipped_checkpoints()):
+def header_id(ckpt: Any, shipped: Sequence[Any] | None = None) -> str:
+    """How a header names ``ckpt`` (anything with ``name`` and ``path``): a shipped name, or the
+    content hash of a file of one's own (never a path: a receiver must not open a file because a
+    signal says so). ``shipped``: the codec's shipped checkpoints (default: deep-jscc's)."""
+    shipped = shipped_checkpoints() if shipped is None else shipped
+    if any(c.name == ckpt.name and c.path == ckpt.path for c in shipped):
         return ckpt.name
     return file_sha256(ckpt.path)
+
+
+def receiver_checkpoint(codec: str, named: str, own: Any | None, shipped: Sequence[Any]) -> Any:
+    """The checkpoint a header names: a shipped one, or — for a content hash — the receiver's own
+    file (``--opt checkpoint=PATH``, ``own``), which must have that hash. One-line errors."""
+    if own is not None:
+        if header_id(own, shipped) != named:
+            raise InvalidInput(f"{codec}: the signal was sent with checkpoint {named[:40]}, "
+                               f"the receiver has {header_id(own, shipped)[:40]}")
+        return own
+    if named.startswith("sha256:"):
+        raise InvalidInput(f"{codec}: the signal was sent with a checkpoint of your own ({named[:19]}…); "
+                           "give the receiver that file with --opt checkpoint=PATH")
+    for c in shipped:
+        if c.name == named:
+            return c
+    raise InvalidInput(f"{codec}: the header names checkpoint {named!r}, which is not shipped")
 
 
 #: A header's checkpoint: a shipped name or a content hash.
@@ -202,21 +221,8 @@ class DeepJsccCodec(Codec):
                 if math.isclose(c.bandwidth_ratio, self.bandwidth, rel_tol=0.02)}
 
     def receiver_checkpoint(self, named: str) -> Checkpoint:
-        """The checkpoint the header names: a shipped one, or — for a content hash — the file the
-        receiver was given (``--opt checkpoint=PATH``), which must have that hash."""
         own = self.checkpoint() if self.opts["checkpoint"] else None
-        if own is not None:
-            if header_id(own) != named:
-                raise InvalidInput(f"deep-jscc: the signal was sent with checkpoint {named}, "
-                                   f"the receiver has {header_id(own)}")
-            return own
-        if named.startswith("sha256:"):
-            raise InvalidInput(f"deep-jscc: the signal was sent with a checkpoint of your own ({named[:19]}…); "
-                               "give the receiver that file with --opt checkpoint=PATH")
-        for c in shipped_checkpoints():
-            if c.name == named:
-                return c
-        raise InvalidInput(f"deep-jscc: the header names checkpoint {named!r}, which is not shipped")
+        return receiver_checkpoint(self.name, named, own, shipped_checkpoints())
 
     def _model(self, ckpt: Checkpoint):
         """The checkpoint's network; its latent width must be the one the budget k/n implies."""

@@ -439,10 +439,8 @@ def bench_cmd(
     from . import data as datasets
     from .bench import BenchPlan, run_bench
     from .report import aggregate, plot
-    from .results_file import ResultsWriter
     from .registry import CODECS, load_codec, names
-
-    from .results_file import check_results_path
+    from .results_file import ResultsWriter, check_results_path
 
     snrs = parse_snr_list(snr)
     apply_model_overrides(model)
@@ -526,10 +524,10 @@ def bench_cmd(
             raise SystemExit(130) from None
     tables = aggregate(records, metric)
     _render_tables(tables)
-    skipped = [r for r in records if r.get("status") == "skipped"]
-    if skipped:
-        reasons = list(dict.fromkeys(r.get("reason", "") for r in skipped))
-        console.print(f"skipped {len(skipped)} item(s), e.g. {reasons[0]}"
+    skipped_items = [r for r in records if r.get("status") == "skipped"]
+    if skipped_items:
+        reasons = list(dict.fromkeys(r.get("reason", "") for r in skipped_items))
+        console.print(f"skipped {len(skipped_items)} item(s), e.g. {reasons[0]}"
                       + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
                       + f"; every reason is in {out}", highlight=False, soft_wrap=True)
     console.print(f"results: {out}")

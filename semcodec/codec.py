@@ -269,7 +269,10 @@ class Codec(ABC):
             comps = {key: component_provenance(key) for key in getattr(self, "components", ())}
             self._provenance = {"args": (self.config(), comps, self.provenance_checkpoints(),
                                          *self.provenance_device())}
-        return build(*self._provenance["args"], metrics=metric_models(metrics))
+        key = "metrics" if metrics is None else tuple(metrics)
+        if key not in self._provenance:  # once per metric list, not once per record
+            self._provenance[key] = metric_models(metrics)
+        return build(*self._provenance["args"], metrics=self._provenance[key])
 
     def note_transmitter(self, **facts: Any) -> None:
         """Called by ``encode`` to put transmitter-side facts (texts sent, quality chosen, ...)

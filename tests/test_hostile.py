@@ -404,10 +404,11 @@ def test_a_receiver_cannot_override_what_the_transmitter_chose(tmp_path, tiny_fo
 
 
 def test_a_closed_pipe_is_a_quiet_exit_0(tmp_path):
-    proc = subprocess.run(f"{sys.executable} -m semcodec.cli --help | head -c 1", shell=True,
-                          capture_output=True, text=True, executable="/bin/bash",
+    # pipefail: the exit code is semcodec's, not head's
+    proc = subprocess.run(f"set -o pipefail; {sys.executable} -m semcodec.cli codecs | head -c 1 >/dev/null",
+                          shell=True, capture_output=True, text=True, executable="/bin/bash",
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_malformed_semcodec_toml_and_impossible_model_paths(tmp_path):

@@ -19,8 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_json  # noqa: E402
 
-from semcodec.channel import AWGNChannel  # noqa: E402
-from semcodec.phy.link import ALL_MCS  # noqa: E402
+from semcodec.channel import AWGNChannel, noise_variance  # noqa: E402
+from semcodec.phy.mcs import ALL_MCS  # noqa: E402
 
 TABLE = Path(__file__).resolve().parents[1] / "semcodec" / "phy" / "mcs_table.json"
 
@@ -30,7 +30,7 @@ def measure(mcs, snr_db: float, frames: int, gen: torch.Generator) -> tuple[floa
     info = torch.randint(0, 2, (frames, code.k), generator=gen, dtype=torch.uint8)
     x = mod.modulate(code.encode(info).reshape(-1))
     y, _ = AWGNChannel()(x, snr_db, gen)
-    llr = mod.demap(y, 10 ** (-snr_db / 10)).reshape(frames, code.n)
+    llr = mod.demap(y, noise_variance(snr_db)).reshape(frames, code.n)
     dec, _, _ = code.decode(llr, iterations=20)
     errors = dec != info
     return errors.float().mean().item(), errors.any(1).float().mean().item()

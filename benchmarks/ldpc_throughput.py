@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_json  # noqa: E402
 
 from semcodec.channel import AWGNChannel, noise_variance  # noqa: E402
-from semcodec.phy.link import parse_mcs  # noqa: E402
+from semcodec.phy.mcs import parse_mcs  # noqa: E402
 
 
 def main() -> None:

@@ -40,9 +40,9 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 def main() -> None:
     import torch
 
-    from semcodec.channel import AWGNChannel
+    from semcodec.channel import AWGNChannel, noise_variance
     from semcodec.codecs.multi_sc import fuse, split_grid
-    from semcodec.codecs.text_link import decode_text, encode_text, to_alphabet
+    from semcodec.links.text import decode_text, encode_text, to_alphabet
     from semcodec.imageio import load_image
     from semcodec.models.captioner import BlipCaptioner, LlavaCaptioner
     from semcodec.models.generator import Generator
@@ -77,7 +77,7 @@ def main() -> None:
         for t in texts:
             s, _ = encode_text(t)
             y, _ = AWGNChannel()(s, 6.0, torch.Generator().manual_seed(0))
-            out.append(decode_text(y, 10 ** -0.6, None, len(t)))
+            out.append(decode_text(y, noise_variance(6.0), None, len(t)))
         return out
 
     stages["text channel x4 (QPSK, 6 dB)"], received = timed(channel, args.repeats)

@@ -24,6 +24,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -81,21 +82,18 @@ def augmented_crops(images: list, n: int, crop: int, rng: random.Random):
 
 
 def forward(model, x, snr_db, c: int, generator=None, channel: str = "awgn"):
-    """Encoder -> channel at per-sample ``snr_db [B]`` -> (MMSE equaliser) -> decoder."""
-    import torch
+    """Encoder -> ``channel`` at per-sample ``snr_db [B]`` -> MMSE equaliser -> decoder, through
+    the bench's own :class:`~semcodec.links.analog.AnalogLink` path and channel blocks."""
+    from .links.analog import AnalogLink
 
-    from .channel import complex_noise, mmse_equalize, noise_variance
+    return AnalogLink(model, c / 96, c).forward(x, snr_db, _channel(channel), generator)
 
-    s, shape = model.encode(x, snr_db, c)
-    snr = torch.as_tensor(snr_db, dtype=torch.float32, device=x.device).reshape(-1, 1)
-    n0 = noise_variance(snr)
-    noise = complex_noise(s.shape, 1.0, generator, s.device) * n0.sqrt()
-    if channel == "rayleigh":
-        h = complex_noise((s.shape[0], 1), 1.0, generator, s.device).expand_as(s)
-        s = mmse_equalize(h * s + noise, h, n0)
-    else:
-        s = s + noise
-    return model.decode(s, shape, x.shape[-2:], snr_db)
+
+@lru_cache(maxsize=None)
+def _channel(name: str):
+    from .registry import load_channel
+
+    return load_channel(name)()
 
 
 def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234) -> dict[str, float]:

@@ -32,8 +32,11 @@ __all__ = ["AWGNChannel", "Channel", "NoiselessChannel", "RayleighChannel", "che
 SNR_RANGE_DB = (-30.0, 60.0)
 
 
-def noise_variance(snr_db: float) -> float:
-    """Complex noise variance N0 per symbol for unit-energy symbols at ``snr_db`` (Es/N0)."""
+def noise_variance(snr_db):
+    """Complex noise variance N0 per symbol for unit-energy symbols at ``snr_db`` (Es/N0).
+
+    The one dB -> N0 conversion of the project (channel, links, training, tests, benchmarks).
+    ``snr_db``: a float, or a tensor (e.g. ``[B, 1]``, one SNR per sample in training)."""
     return 10.0 ** (-snr_db / 10.0)
 
 
@@ -51,11 +54,15 @@ def check_snr(snr_db: float) -> float:
     return value
 
 
-def complex_noise(shape, n0: float, generator, device=None) -> "torch.Tensor":
-    """Complex Gaussian noise of variance ``n0`` (``n0/2`` per real dimension), complex64."""
+def complex_noise(shape, n0, generator, device=None) -> "torch.Tensor":
+    """Complex Gaussian noise of variance ``n0`` (``n0/2`` per real dimension), complex64.
+
+    ``n0``: a float, or a tensor broadcastable to ``shape`` (one variance per sample)."""
     import torch
 
     re_im = torch.randn((*shape, 2), generator=generator, device=device)
+    if torch.is_tensor(n0):
+        return torch.view_as_complex(re_im * (n0 / 2.0).sqrt().unsqueeze(-1))
     return torch.view_as_complex(re_im * math.sqrt(n0 / 2.0))
 
 
@@ -71,7 +78,8 @@ class Channel:
 
         Args:
             x: complex tensor of any shape ``[..., n]``, unit mean energy.
-            snr_db: Es/N0 in dB.
+            snr_db: Es/N0 in dB: a float, or a tensor broadcastable to ``x`` (``[B, 1]``: one
+                SNR per row, as training draws them).
             generator: seeded generator on ``x``'s device (``None``: the global RNG).
 
         Returns:

@@ -13,11 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import InvalidInput, SemcodecError
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     no_args_is_help=True,
     help="Send images over a simulated noisy channel with interchangeable codecs and compare what arrives.",
 )
@@ -26,8 +27,8 @@ app.add_typer(train_app, name="train")
 models_app = typer.Typer(no_args_is_help=True, help="Pretrained components: list, pull, check.")
 app.add_typer(models_app, name="models")
 
-# Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
-console = Console() if sys.stdout.isatty() else Console(width=160)
+# Off a terminal (pipes, CI logs) rich would assume 80 columns; every table fits 100.
+console = Console() if sys.stdout.isatty() else Console(width=100)
 err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 _DEBUG = {"on": False}
 
@@ -63,9 +64,7 @@ def parse_ratio(text: str) -> float:
     return value
 
 
-DEFAULT_CODEC = "multi-sc"
 DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, without importing it
-NO_DOWNLOAD_CODEC = "deep-jscc"
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
@@ -74,10 +73,6 @@ SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed
 MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
 BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]
 DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
-MCSOpt = Annotated[Optional[str], typer.Option("--mcs", help="Force a modulation and code rate (bpg-ldpc), e.g. qpsk-1/2.")]
-GridOpt = Annotated[Optional[int], typer.Option("--grid", help="Sub-image grid per side (multi-sc; default 2).")]
-TextFecOpt = Annotated[Optional[str], typer.Option("--text-fec", help="none (the letter's setting) or ldpc (semantic codecs).")]
-PasteOpt = Annotated[Optional[bool], typer.Option("--paste-slice/--no-paste-slice", help="Paste the received object slice back (multi-sc).")]
 OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device for model components.")]
 ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Component weights COMPONENT=ID or local folder (repeatable).")]
@@ -115,9 +110,9 @@ def parse_snr_list(text: str) -> list[float]:
     return list(dict.fromkeys(check_snr(p) for p in parts))  # 5,5.0 is one SNR
 
 
-def parse_options(opts: list[str] | None, **shortcuts: object) -> dict[str, object]:
-    """``KEY=VALUE`` strings (numbers and booleans parsed) plus the shortcut flags that were given
-    (``--mcs``, ``--grid``, ``--text-fec``, ``--paste-slice``) -> codec options."""
+def parse_options(opts: list[str] | None) -> dict[str, object]:
+    """``KEY=VALUE`` strings (JSON values parsed, anything else a string) -> codec options; each
+    codec checks them against its typed :class:`~semcodec.codec.Option` declarations."""
     import json
 
     out: dict[str, object] = {}
@@ -129,7 +124,6 @@ def parse_options(opts: list[str] | None, **shortcuts: object) -> dict[str, obje
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             out[key.strip()] = value
-    out.update({k: v for k, v in shortcuts.items() if v is not None})
     return out
 
 
@@ -138,7 +132,7 @@ def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options
     """Instantiate a registered codec, or raise a one-line error saying why it cannot run."""
     from .channel import check_snr
     from .errors import CodecNotReady, UnknownName
-    from .registry import load_codec
+    from .registry import NO_DOWNLOAD_CODEC, load_codec
 
     try:
         cls = load_codec(name)
@@ -149,6 +143,7 @@ def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options
             f"the default codec {name} is not installed; use --codec {NO_DOWNLOAD_CODEC}, "
             "which works with no download"
         ) from None
+    cls.parse_options(options)  # a typo in an option is reported before missing weights
     ready, reason = cls.readiness()
     if not ready:
         hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
@@ -242,7 +237,6 @@ def codecs_cmd(
     options: Annotated[Optional[str], typer.Option("--options", help="List the typed options (--opt KEY=VALUE) of this codec.")] = None,
 ) -> None:
     """List the installed codecs: kind, what each needs, and whether it can run here."""
-    from rich.markup import escape
     from rich.table import Table
 
     from .registry import CODECS, load_codec, registered
@@ -251,23 +245,27 @@ def codecs_cmd(
         specs = load_codec(options).option_specs()
         table = Table(title=f"{options} options (--opt KEY=VALUE)")
         for col in ("option", "takes", "default", "what it is"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for key, spec in specs.items():
-            table.add_row(key, escape(spec.describe()), escape(repr(spec.default)), escape(spec.help))
+            flag = ""
+            if spec.flag:
+                dashed = key.replace("_", "-")
+                flag = f" (flag: --{dashed}" + (f" / --no-{dashed})" if spec.kind is bool else " VALUE)")
+            table.add_row(key, escape(spec.describe()), escape(repr(spec.default)), escape(spec.help + flag))
         console.print(table if specs else f"{options} has no options")
         return
 
     table = Table(title="semcodec codecs")
     for col in ("name", "kind", "needs", "ready", "provided by"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # fold, never cut: a reason names model ids
     for name, item in registered(CODECS).items():
         try:
             cls = load_codec(name)
             ready, reason = cls.readiness()
-            status = "[green]yes[/green]" if ready else f"[red]no[/red]: {reason}"
+            status = "[green]yes[/green]" if ready else f"[red]no[/red]: {escape(reason)}"
             table.add_row(name, cls.kind, cls.needs, status, item.distribution)
         except SemcodecError as exc:
-            table.add_row(name, "?", "?", f"[red]broken[/red]: {exc}", item.distribution)
+            table.add_row(name, "?", "?", f"[red]broken[/red]: {escape(str(exc))}", item.distribution)
     console.print(table)
 
 
@@ -298,15 +296,11 @@ def _print_summary(rec: dict, out: Path | None) -> None:
 def encode_cmd(
     image: Annotated[Optional[Path], typer.Argument(help="Image file (default: the built-in sample).")] = None,
     snr: SnrOpt = "10",
-    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (default: multi-sc).")] = None,
+    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`; default: the project's default codec).")] = None,
     channel: ChannelOpt = "awgn",
     seed: SeedOpt = 0,
     bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
-    mcs: MCSOpt = None,
-    grid: GridOpt = None,
-    text_fec: TextFecOpt = None,
-    paste_slice: PasteOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
     model: ModelOpt = None,
@@ -315,7 +309,11 @@ def encode_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
     max_pixels: MaxPixelsOpt = None,
 ) -> None:
-    """Send one image: transmitter -> channel -> receiver, and measure what arrives."""
+    """Send one image: transmitter -> channel -> receiver, and measure what arrives.
+
+    Codec options: --opt KEY=VALUE, checked against what the codec declares (`semcodec codecs
+    --options NAME` lists them); an option its codec marks as a flag may also be given as --KEY VALUE.
+    """
     import json
 
     from .channel import check_snr
@@ -329,7 +327,9 @@ def encode_cmd(
     check_output(save_signal)
     check_distinct({"the image": image, "-o": output, "--save-signal": save_signal})
     # The codec first: a codec that cannot run says so before torch is even imported.
-    options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
+    options = parse_options(opt)
+    from .registry import DEFAULT_CODEC
+
     c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
     check_device(device)
     if image is None:
@@ -376,7 +376,6 @@ def decode_cmd(
 
 def _render_tables(tables: list) -> None:
     """Each (dataset, channel) table: mean ± 95 % CI per codec configuration and SNR."""
-    from rich.markup import escape
     from rich.table import Table as RichTable
 
     from .report import cell_text
@@ -417,10 +416,6 @@ def bench_cmd(
     seed: SeedOpt = 0,
     bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
-    mcs: MCSOpt = None,
-    grid: GridOpt = None,
-    text_fec: TextFecOpt = None,
-    paste_slice: PasteOpt = None,
     opt: OptOpt = None,
     device: DeviceOpt = None,
     model: ModelOpt = None,
@@ -433,7 +428,10 @@ def bench_cmd(
     max_pixels: MaxPixelsOpt = None,
     keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
 ) -> None:
-    """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable."""
+    """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable.
+
+    Codec options (--opt KEY=VALUE, or a codec's flags) go to every selected codec that declares them.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import data as datasets
@@ -466,7 +464,7 @@ def bench_cmd(
                 raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
     name, images = datasets.resolve(dataset, data)
     images = images[:limit] if limit else images
-    options = parse_options(opt, mcs=mcs, grid=grid, text_fec=text_fec, paste_slice=paste_slice)
+    options = parse_options(opt)
     skipped: dict[str, str] = {}
     instances = {}
     explicit = codecs.strip() != "all"
@@ -493,7 +491,7 @@ def bench_cmd(
     if unused and explicit:
         raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))}")
     for codec_name, reason in skipped.items():
-        err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {reason}", highlight=False)
+        err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {escape(reason)}", highlight=False)
     if not instances:
         raise InvalidInput("no codec is ready to run")
     check_device(device)
@@ -614,12 +612,16 @@ def models_list_cmd(model: ModelOpt = None) -> None:
     from .models.catalog import status
 
     apply_model_overrides(model)
+    rows = status()
     table = Table(title="pretrained components")
-    for col in ("component", "id", "used by", "size", "on this machine"):
-        table.add_column(col)
-    for st in status():
+    # Ids are never cut: they are what a user copies into --model or `models pull`. Fits 100 columns.
+    table.add_column("component / used by", overflow="fold", max_width=22)
+    table.add_column("id", overflow="fold", min_width=min(48, max((len(st.model_id) for st in rows), default=2)))
+    table.add_column("size", overflow="fold", max_width=12)
+    table.add_column("here", overflow="fold")
+    for st in rows:
         here = f"[green]yes[/green] {st.path}" if st.path else "[red]no[/red]"
-        table.add_row(st.key, st.model_id, ", ".join(st.used_by), st.size, here)
+        table.add_row(f"{st.key}\n[dim]{', '.join(st.used_by)}[/dim]", st.model_id, st.size, here)
     console.print(table)
     console.print("ids: --model COMPONENT=ID, SEMCODEC_<COMPONENT>, or \\[models] in semcodec.toml; "
                   "a local folder may stand for any id")
@@ -770,6 +772,69 @@ def _usage_error(exc: Exception) -> str:
     return _one_line(message) + where
 
 
+#: Commands on which a codec's flag options (``Option(flag=True)``) may be given as flags.
+CODEC_FLAG_COMMANDS = ("encode", "bench")
+
+
+def codec_flags() -> dict[str, tuple[str, object, bool]]:
+    """``--flag`` -> (option key, its :class:`~semcodec.codec.Option`, negated) for every option
+    a registered codec marks ``flag=True`` (a bool one also as ``--no-flag``). A codec that
+    fails to import is left out here; using it reports why."""
+    from .registry import CODECS, load_codec, registered
+
+    out: dict[str, tuple[str, object, bool]] = {}
+    for name in registered(CODECS):
+        try:
+            specs = load_codec(name).option_specs()
+        except SemcodecError:
+            continue
+        for key, spec in specs.items():
+            if spec.flag:
+                dashed = key.replace("_", "-")
+                out.setdefault(f"--{dashed}", (key, spec, False))
+                if spec.kind is bool:
+                    out.setdefault(f"--no-{dashed}", (key, spec, True))
+    return out
+
+
+def codec_flags_as_options(argv: list[str]) -> list[str]:
+    """``encode``/``bench`` arguments with each codec-declared flag rewritten as ``--opt``
+    (``--mcs qpsk-1/2`` -> ``--opt mcs=qpsk-1/2``, ``--paste-slice`` -> ``--opt paste_slice=true``),
+    so codecs own their flags and the command line names none. Codec classes are imported only
+    when a ``--token`` is not one of the command's own options; anything else is left for the
+    parser to judge (an unknown flag is still a one-line usage error)."""
+    at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if at is None or argv[at] not in CODEC_FLAG_COMMANDS:
+        return argv
+    command = typer.main.get_command(app).commands[argv[at]]  # type: ignore[attr-defined]
+    own = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    out, rest = argv[: at + 1], argv[at + 1:]
+    flags: dict | None = None
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if token == "--":
+            out.extend(rest[i:])
+            break
+        name, eq, value = token.partition("=")
+        if token.startswith("--") and name not in own:
+            flags = codec_flags() if flags is None else flags
+            key, spec, negated = flags.get(name, (None, None, False))
+            if key is not None and spec.kind is bool and not eq:
+                out += ["--opt", f"{key}={'false' if negated else 'true'}"]
+                i += 1
+                continue
+            if key is not None and not negated:
+                if not eq and i + 1 >= len(rest):
+                    raise InvalidInput(f"{name} needs a value ({spec.describe()})")
+                out += ["--opt", f"{key}={value if eq else rest[i + 1]}"]
+                i += 1 if eq else 2
+                continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main() -> None:
     """Console-script entry point: the one error boundary of the command line.
 
@@ -788,7 +853,7 @@ def main() -> None:
         usage_types, abort_types = (typer_click.ClickException,), (typer.Abort,)
     debug = _DEBUG["on"] or bool(os.environ.get("SEMCODEC_DEBUG")) or "--debug" in sys.argv[1:2]
     try:
-        code = app(standalone_mode=False)
+        code = app(args=codec_flags_as_options(sys.argv[1:]), prog_name="semcodec", standalone_mode=False)
         # typer turns Ctrl-C (and a command's ``typer.Exit(n)``) into a *returned* exit code
         if code == 130:
             err_console.print("[yellow]interrupted[/yellow]")
@@ -797,7 +862,7 @@ def main() -> None:
     except SemcodecError as exc:
         if debug:
             raise
-        err_console.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")
@@ -813,7 +878,7 @@ def main() -> None:
     except usage_types as exc:
         if debug:
             raise
-        err_console.print(f"[red]error:[/red] {_usage_error(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(_usage_error(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(getattr(exc, "exit_code", 2) or 2) from None
     except BrokenPipeError:  # `semcodec report r.jsonl | head -1`: the reader has what it wanted
         try:
@@ -830,7 +895,7 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {_one_line(exc)} "
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(_one_line(exc))} "
                           "(a bug; --debug shows the traceback)", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 

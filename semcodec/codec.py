@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
-from .signal import Reconstruction, Record, Signal
+from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -44,6 +44,8 @@ class Option:
         min, max: inclusive bounds of a number.
         path: the value names a local file; a receiver takes it from its own command line, never
             from a signal file (which anyone may have written).
+        flag: also accepted as a flag of ``encode`` and ``bench``: ``--NAME VALUE`` (underscores
+            as dashes), a bool as ``--NAME`` / ``--no-NAME``; the same as ``--opt NAME=VALUE``.
     """
 
     default: Any
@@ -53,6 +55,7 @@ class Option:
     min: float | None = None
     max: float | None = None
     path: bool = False
+    flag: bool = False
 
     @property
     def kind(self) -> type:
@@ -66,8 +69,9 @@ class Option:
             return "one of " + ", ".join(str(c) for c in self.choices)
         name = self.kind.__name__
         if self.min is not None or self.max is not None:
-            lo = "-inf" if self.min is None else f"{self.min:g}"
-            hi = "inf" if self.max is None else f"{self.max:g}"
+            fmt = (lambda v: f"{int(v):,}") if self.kind is int else (lambda v: f"{v:g}")
+            lo = "-inf" if self.min is None else fmt(self.min)
+            hi = "inf" if self.max is None else fmt(self.max)
             return f"{name} in [{lo}, {hi}]"
         return name
 
@@ -120,6 +124,27 @@ class Option:
         return out
 
 
+@dataclass(frozen=True)
+class OperatingPoint:
+    """What the transmitter may know when it encodes — passed to :meth:`Codec.encode`.
+
+    Attributes:
+        design_snr_db: the SNR the transmitter designs for (MCS, checkpoint, the SNR input of an
+            adaptive encoder): the requested one (``--design-snr``), or — when none was
+            requested — the channel SNR of the run (ideal adaptation, ``matched``).
+        matched: no design SNR was requested, so ``design_snr_db`` is the channel's.
+        channel_snr_db: the channel SNR itself, given only to a codec that declares
+            ``sees_channel_snr = True`` (it models feedback); ``None`` for every other codec.
+    """
+
+    design_snr_db: float
+    matched: bool = False
+    channel_snr_db: float | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {"design_snr_db": self.design_snr_db, "matched": self.matched}
+
+
 @dataclass
 class RunResult:
     """One transmission: the record (JSON-ready dict) and what the receiver rebuilt."""
@@ -158,6 +183,9 @@ class Codec(ABC):
     #: the content (texts), so ``--bandwidth`` is refused and records say ``"variable"``.
     rate: ClassVar[str] = "budget"
     fixed_ratio: ClassVar[float | None] = None
+    #: Whether :meth:`encode` may see the channel SNR (a codec modelling feedback); the others
+    #: get only the design SNR in their :class:`OperatingPoint`.
+    sees_channel_snr: ClassVar[bool] = False
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
@@ -170,19 +198,25 @@ class Codec(ABC):
         device: str | None = None,
         **options: Any,
     ) -> None:
-        specs = self.option_specs()
-        unknown = set(options) - set(specs)
-        if unknown:
-            allowed = ", ".join(sorted(specs)) or "none"
-            raise InvalidInput(f"{self.name} has no option {', '.join(sorted(unknown))} (options: {allowed})")
         self.bandwidth = float(bandwidth)
         self.design_snr_db = design_snr_db
         self.device = device
-        self.opts = {key: spec.default for key, spec in specs.items()}
-        self.opts.update({key: specs[key].parse(self.name, key, value) for key, value in options.items()})
-        self._channel_snr_db: float | None = None
+        self.opts = self.parse_options(options)
         self._provenance: dict[str, Any] | None = None
         self._tx_info: dict[str, Any] = {}  # set by encode; for the record only
+
+    @classmethod
+    def parse_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Every option's typed value: the defaults updated with ``options``, each validated; an
+        unknown key or a bad value is one :class:`InvalidInput` line naming what is valid."""
+        specs = cls.option_specs()
+        unknown = set(options) - set(specs)
+        if unknown:
+            allowed = ", ".join(sorted(specs)) or "none"
+            raise InvalidInput(f"{cls.name} has no option {', '.join(sorted(unknown))} (options: {allowed})")
+        out = {key: spec.default for key, spec in specs.items()}
+        out.update({key: specs[key].parse(cls.name, key, value) for key, value in options.items()})
+        return out
 
     @classmethod
     def option_specs(cls) -> dict[str, Option]:
@@ -198,8 +232,9 @@ class Codec(ABC):
 
     # -- the contract ----------------------------------------------------------------------
     @abstractmethod
-    def encode(self, image: "Tensor") -> Signal:
-        """Transmitter: ``[3, H, W]`` in [0, 1] -> :class:`Signal` (unit-energy streams)."""
+    def encode(self, image: "Tensor", op: OperatingPoint) -> Signal:
+        """Transmitter: ``[3, H, W]`` in [0, 1] at operating point ``op`` -> :class:`Signal`
+        (unit-energy streams, header included in the budget)."""
 
     @abstractmethod
     def decode(self, received: "Received") -> Reconstruction:
@@ -237,12 +272,17 @@ class Codec(ABC):
                 raise SignalFileError(f"stream {name!r} has {got} symbols; its header implies {count}")
 
     # -- operating point -------------------------------------------------------------------
-    def operating_snr_db(self) -> float:
-        """The SNR the transmitter designs for: ``design_snr_db`` or the channel SNR of the run."""
-        snr = self.design_snr_db if self.design_snr_db is not None else self._channel_snr_db
-        if snr is None:
+    def operating_point(self, channel_snr_db: float | None = None) -> OperatingPoint:
+        """What the transmitter knows for a run over a channel at ``channel_snr_db``: the requested
+        design SNR, or the channel's when none was requested (then ``channel_snr_db`` is needed)."""
+        if self.design_snr_db is not None:
+            design, matched = float(self.design_snr_db), False
+        elif channel_snr_db is not None:
+            design, matched = float(channel_snr_db), True
+        else:
             raise InvalidInput(f"{self.name} needs a design SNR (--design-snr) to encode")
-        return float(snr)
+        seen = float(channel_snr_db) if self.sees_channel_snr and channel_snr_db is not None else None
+        return OperatingPoint(design, matched, seen)
 
     def config(self) -> dict[str, Any]:
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
@@ -302,10 +342,10 @@ class Codec(ABC):
         """Encode, send through ``channel`` at ``snr_db``, decode, and measure."""
         from .metrics import compute_metrics, score_texts
 
-        self._channel_snr_db = float(snr_db)
+        op = self.operating_point(snr_db)
         self._tx_info = {}  # facts of this run's encode only
         t0 = time.perf_counter()
-        signal = self.encode(image)
+        signal = self.encode(image, op)
         t1 = time.perf_counter()
         check_budget(self, signal, image)
         received = channel.transmit(signal, snr_db, seed=seed)
@@ -318,14 +358,10 @@ class Codec(ABC):
         attach_sent_texts(recon, self.transmitter_info())
         score_texts(recon.texts)
         values, unavailable = compute_metrics(image, recon, self.transmitter_info(), metrics)
-        record = build_record(self, signal, recon, image, values, unavailable, received, seed, elapsed, metrics)
+        record = build_record(self, op, signal, recon, image, values, unavailable, received, seed, elapsed,
+                              metrics)
         record.update(timing)
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
-
-
-def budget_uses(ratio: float, height: int, width: int) -> int:
-    """Channel uses a budget of k/n = ``ratio`` allows on a ``height`` x ``width`` image."""
-    return math.floor(ratio * 3 * height * width + 1e-9)
 
 
 def budget_of(codec: "Codec", height: int, width: int) -> int:
@@ -371,7 +407,7 @@ def stream_summary(signal: Signal) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Tensor",
+def build_record(codec: Codec, op: OperatingPoint, signal: Signal, recon: Reconstruction, image: "Tensor",
                  values: dict, unavailable: dict, received: "Received", seed: int,
                  elapsed: float, metrics: list[str] | None = None) -> Record:
     """The DESIGN.md record of one transmission (dataset/image are added by the caller)."""
@@ -397,7 +433,8 @@ def build_record(codec: Codec, signal: Signal, recon: Reconstruction, image: "Te
         "elapsed_s": round(elapsed, 4),
         "semcodec_version": __version__,
         "config": codec.config(),
-        "design_snr_db": codec.operating_snr_db(),
+        "record_version": RECORD_VERSION,
+        "effective_design_snr_db": op.design_snr_db,
         "image_size": [int(h), int(w)],
         "info": recon.info,
         "transmitter": {k: v for k, v in codec.transmitter_info().items() if k != "texts"},

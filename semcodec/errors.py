@@ -38,3 +38,7 @@ class DatasetError(SemcodecError):
 
 class SignalFileError(SemcodecError):
     """A saved signal file is unreadable, truncated or from an incompatible version."""
+
+
+class MissingExtra(SemcodecError):
+    """An optional dependency group (``pip install 'semcodec[semantic]'``) is not installed."""

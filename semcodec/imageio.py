@@ -128,3 +128,11 @@ def save_image(x: "Tensor", path: str | Path) -> Path:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise InvalidInput(f"cannot write {path}: {reason}") from None
     return path
+
+
+def image_key(image: "Tensor") -> str:
+    """A digest of the 8-bit image: the cache key of everything computed from it (HEVC sizes,
+    a semantic codec's SNR-independent analysis)."""
+    import hashlib
+
+    return hashlib.blake2b(tensor_to_pil(image).tobytes(), digest_size=16).hexdigest()

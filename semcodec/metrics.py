@@ -36,11 +36,10 @@ class MetricInput:
 
 
 class Metric:
-    """Base class. ``higher_is_better`` drives plots and tables; ``unit`` is for display."""
+    """Base class: ``__call__`` gives the value; ``unavailable_reason`` says, cheaply, why it cannot
+    run on this machine at all."""
 
     name: ClassVar[str] = "metric"
-    unit: ClassVar[str] = ""
-    higher_is_better: ClassVar[bool] = True
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -96,11 +95,14 @@ class LPIPS(Metric):
     """LPIPS (Zhang et al. 2018) with the real AlexNet backbone; lower is better."""
 
     name = "lpips"
-    higher_is_better = False
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
+        from .extras import missing_reason
         from .models.source import torch_hub_dir
+
+        if no_extra := missing_reason(("lpips",), "LPIPS"):
+            return no_extra
 
         path = torch_hub_dir() / "checkpoints" / ALEXNET_FILE
         if not path.is_file():
@@ -194,11 +196,17 @@ def _text_pairs(data: MetricInput) -> list[tuple[str, str]]:
     return [(used_text(texts[k]), texts[k].get("sent", "")) for k in sorted(texts)]
 
 
+def _text_metric_reason(name: str) -> str | None:
+    from .extras import missing_reason
+
+    return missing_reason(("sacrebleu",), name)
+
+
 def score_texts(texts: dict[str, dict[str, Any]] | None) -> None:
     """Add, to every text stream that has a sent text, the sentence BLEU and chrF of its received
     and (if any) corrected text against it: ``bleu_received``, ``bleu_corrected``,
     ``chrf_received``, ``chrf_corrected`` (what the channel did and what the corrector did)."""
-    if not texts:
+    if not texts or _text_metric_reason("text scores"):
         return
     import sacrebleu
 
@@ -224,6 +232,10 @@ class BLEU(Metric):
 
     name = "bleu"
 
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return _text_metric_reason(cls.name)
+
     def __call__(self, data: MetricInput) -> float:
         import sacrebleu
 
@@ -236,6 +248,10 @@ class ChrF(Metric):
     character-level typos an uncoded text stream makes, where BLEU counts a typo as a lost word."""
 
     name = "chrf"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return _text_metric_reason(cls.name)
 
     def __call__(self, data: MetricInput) -> float:
         import sacrebleu
@@ -251,9 +267,10 @@ class ClipCos(Metric):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
+        from .extras import missing_reason as missing_extra
         from .models.source import missing_reason
 
-        return missing_reason("clip")
+        return missing_extra(("transformers",), "clip_cos") or missing_reason("clip")
 
     def __call__(self, data: MetricInput) -> float:
         from .models.clip import ClipEmbedder

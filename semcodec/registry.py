@@ -17,6 +17,11 @@ from typing import Any
 from .errors import RegistryConflict, SemcodecError, UnknownName
 
 CODECS = "semcodec.codecs"
+
+#: The codec ``encode`` uses when none is named (the system the project exists for), and the one
+#: suggested when it cannot run here (it needs no download).
+DEFAULT_CODEC = "multi-sc"
+NO_DOWNLOAD_CODEC = "deep-jscc"
 CHANNELS = "semcodec.channels"
 METRICS = "semcodec.metrics"
 

@@ -259,7 +259,7 @@ def to_json(tables: list[Table]) -> str:
 def to_csv(tables: list[Table]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "channel", "codec", "label", "config_digest", "seed", "design_snr_db", "test_models",
+    w.writerow(["dataset", "channel", "codec", "label", "config_digest", "seed", "requested_design_snr_db", "test_models",
                 "k_n", "snr_db", "metric", "mean", "n", "std", "ci95", "decode_failed"])
     for t in tables:
         for r in t.rows:

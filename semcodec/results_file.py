@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput
+from .signal import RECORD_VERSION
 
 STATUSES = ("ok", "decode_failed", "skipped")
 
@@ -126,12 +127,23 @@ def read_results(path: str | Path) -> ReadResult:
                     out.malformed += 1
                     continue
                 if record_problem(rec) is None:
-                    out.records.append(rec)
+                    out.records.append(migrate(rec))
                 else:
                     out.foreign += 1
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     return out
+
+
+def migrate(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record of an older layout in today's (:data:`semcodec.signal.RECORD_VERSION`): version 1
+    called the design SNR the transmitter used ``design_snr_db``, beside the requested
+    ``config.design_snr_db`` (null when matched); it is now ``effective_design_snr_db``."""
+    if "record_version" not in rec:
+        if "design_snr_db" in rec:
+            rec["effective_design_snr_db"] = rec.pop("design_snr_db")
+        rec["record_version"] = RECORD_VERSION
+    return rec
 
 
 def _image_part(rec: dict[str, Any]) -> list[Any]:
@@ -284,4 +296,4 @@ def skipped_record(dataset: str, image: str, codec: str, snr_db: float, channel:
             "channel": channel, "seed": int(seed), "status": "skipped", "reason": reason,
             "channel_uses": None, "bandwidth_ratio": None, "rate": None, "metrics": {}, "unavailable": {},
             "streams": {}, "texts": None, "elapsed_s": 0.0, "semcodec_version": __version__,
-            "config": config, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "config": config, "record_version": RECORD_VERSION, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}

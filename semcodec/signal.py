@@ -26,6 +26,11 @@ def header_channel_uses(bits: int) -> int:
     return math.ceil(bits / HEADER_BITS_PER_CHANNEL_USE)
 
 
+def budget_uses(ratio: float, height: int, width: int) -> int:
+    """Channel uses a budget of k/n = ``ratio`` allows on a ``height`` x ``width`` image."""
+    return math.floor(ratio * 3 * height * width + 1e-9)
+
+
 @dataclass
 class Stream:
     """One orthogonal stream on the channel.
@@ -119,14 +124,22 @@ class Reconstruction:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+#: Version of the record layout. 2: ``effective_design_snr_db`` (was ``design_snr_db``, easily
+#: confused with the requested ``config.design_snr_db``); older records are migrated on read
+#: (:func:`semcodec.results_file.migrate`).
+RECORD_VERSION = 2
+
+
 class Record(TypedDict, total=False):
     """One transmission as written to JSONL and printed by ``encode --json`` (DESIGN.md schema).
 
     Fixed fields: codec, dataset, image, snr_db, channel, seed, status (``ok``,
     ``decode_failed``, ``skipped``), channel_uses, bandwidth_ratio, metrics (name -> value or
     None), unavailable (name -> reason), streams (name -> kind, channel_uses, bits), texts,
-    elapsed_s, semcodec_version. Extra fields: config (bandwidth, design SNR, options — part of
-    the bench's resume key), design_snr_db, image_size, info (receiver), transmitter.
+    elapsed_s, semcodec_version, record_version. Extra fields: config (bandwidth, the *requested*
+    design SNR — null: matched to each channel SNR —, options; part of the bench's resume key),
+    effective_design_snr_db (what the transmitter designed for), image_size, info (receiver),
+    transmitter, provenance, encode_s / channel_s / decode_s.
     """
 
     codec: str
@@ -146,7 +159,8 @@ class Record(TypedDict, total=False):
     elapsed_s: float
     semcodec_version: str
     config: dict[str, Any]
-    design_snr_db: float
+    record_version: int
+    effective_design_snr_db: float
     image_size: list[int]
     info: dict[str, Any]
     transmitter: dict[str, Any]

@@ -78,12 +78,11 @@ def random_crops(images: list, n: int, crop: int, rng: random.Random, rotate: bo
 
 
 def forward_through_channel(model, x, channel, snr_db: float, generator=None):
-    """Encoder -> project channel -> MMSE equaliser -> decoder; returns the reconstruction."""
-    from .channel import mmse_equalize, noise_variance
+    """Encoder -> project channel -> MMSE equaliser -> decoder, through the bench's own
+    :class:`~semcodec.links.analog.AnalogLink` path; returns the reconstruction."""
+    from .links.analog import AnalogLink
 
-    s, shape = model.encode(x)
-    y, h = channel(s, snr_db, generator)
-    return model.decode(mmse_equalize(y, h, noise_variance(snr_db)), shape, x.shape[-2:])
+    return AnalogLink(model, model.c / 96).forward(x, snr_db, channel, generator)
 
 
 def evaluate_psnr(model, images: list, channel, snr_db: float, seed: int = 1234) -> float:
@@ -137,7 +136,7 @@ def train_deep_jscc(
     import torch
     from safetensors.torch import load_file
 
-    from .codecs.deep_jscc_net import DeepJSCC, channels_for_ratio
+    from .networks.deep_jscc import DeepJSCC, channels_for_ratio
     from .registry import load_channel
 
     try:

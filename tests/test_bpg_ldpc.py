@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from semcodec.channel import AWGNChannel, NoiselessChannel
 from semcodec.codecs.bpg_ldpc import HEADER_BITS, BpgLdpcCodec
-from semcodec.codecs.hevc import HevcEncoder, decode, pack, split_container, unpack
+from semcodec.source_coding.hevc import HevcEncoder, decode, pack, split_container, unpack
 
 
 def test_noiseless_decode_is_bit_identical_to_hevc_decode_of_the_sent_stream(small_image):
@@ -50,7 +50,7 @@ def test_the_cliff_designed_for_10db_fails_at_4db(small_image):
     rec = codec.run(small_image, snr_db=4.0, channel=AWGNChannel(), metrics=["psnr"]).record
     assert rec["status"] == "decode_failed"
     assert rec["metrics"]["psnr"] < 15
-    assert rec["design_snr_db"] == 10.0
+    assert rec["effective_design_snr_db"] == 10.0 and rec["config"]["design_snr_db"] == 10.0
 
 
 def test_forced_mcs_is_used(small_image):

@@ -3,7 +3,7 @@ import torch
 
 from semcodec.channel import AWGNChannel, NoiselessChannel
 from semcodec.codecs.deep_jscc import DeepJsccCodec, choose_checkpoint, shipped_checkpoints
-from semcodec.codecs.deep_jscc_net import DeepJSCC, power_normalize
+from semcodec.networks.deep_jscc import DeepJSCC, power_normalize
 from semcodec.training import TrainConfig, save_checkpoint, train_deep_jscc
 
 

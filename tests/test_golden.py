@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from semcodec.channel import AWGNChannel, RayleighChannel
-from semcodec.registry import load_codec
+from semcodec.registry import CODECS, load_codec, names
 
 GOLDEN = Path(__file__).parent / "golden" / "records.json"
 CASES = [("uncoded-analog", "awgn", 5.0), ("deep-jscc", "awgn", 8.0), ("deep-jscc", "rayleigh", 8.0),
-         ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0)]
+         ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0), ("adjscc", "awgn", 8.0)]
 
 
 def _summary(rec: dict) -> dict:
@@ -44,3 +44,23 @@ def test_record_matches_golden(small_image, golden, codec, channel, snr):
     assert got["status"] == want["status"] and got["channel_uses"] == want["channel_uses"]
     assert got["streams"] == want["streams"]
     assert got["psnr"] == pytest.approx(want["psnr"], abs=0.05)
+
+
+@pytest.mark.parametrize("codec", names(CODECS))
+def test_every_codec_keeps_its_budget_or_says_it_is_variable(small_image, tiny_models, codec):
+    """The one budget rule, on the golden image, for every registered codec (plugins included)."""
+    from conftest import TINY_OPTS
+
+    from semcodec.signal import budget_uses
+
+    cls = load_codec(codec)
+    opts = {k: v for k, v in TINY_OPTS.items() if k in cls.option_specs()}
+    image = small_image[:, :96, :128]
+    rec = cls(**opts).run(image, snr_db=8.0, channel=AWGNChannel(), seed=1, metrics=["psnr"]).record
+    assert rec["rate"] == cls.rate
+    if cls.rate == "budget":
+        assert rec["channel_uses"] <= budget_uses(cls().bandwidth, 96, 128)
+    elif cls.rate == "fixed":
+        assert rec["bandwidth_ratio"] == pytest.approx(cls.fixed_ratio, rel=0.01)
+    else:
+        assert rec["rate"] == "variable"

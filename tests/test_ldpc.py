@@ -4,7 +4,7 @@ import torch
 
 from semcodec.channel import AWGNChannel, noise_variance
 from semcodec.phy.ldpc import ldpc_code
-from semcodec.phy.link import ALL_MCS, MCS, choose_mcs, mcs_table, parse_mcs, receive_bytes, transmit_bytes
+from semcodec.phy.mcs import ALL_MCS, MCS, choose_mcs, mcs_table, parse_mcs, receive_bytes, transmit_bytes
 
 
 @pytest.mark.parametrize("rate", ["1/2", "2/3", "3/4"])

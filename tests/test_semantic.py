@@ -9,7 +9,8 @@ import torch
 
 from conftest import TINY_OPTS, run_cli
 from semcodec.channel import AWGNChannel
-from semcodec.codecs.text_link import ALPHABET, bits_to_text, decode_text, encode_text, text_to_bits, to_alphabet
+from semcodec.channel import noise_variance
+from semcodec.links.text import ALPHABET, bits_to_text, decode_text, encode_text, text_to_bits, to_alphabet
 from semcodec.registry import load_codec
 
 SEMANTIC = ["multi-sc", "single-text", "vlm-csc"]
@@ -36,7 +37,7 @@ def test_text_over_the_channel_degrades_with_noise():
 
     def received(snr):
         y, _ = AWGNChannel()(symbols, snr, torch.Generator().manual_seed(1))
-        return decode_text(y, 10 ** (-snr / 10), None, len(text))
+        return decode_text(y, noise_variance(snr), None, len(text))
 
     low, mid, high = received(0.0), received(20.0), received(40.0)
     assert low != text and high == text

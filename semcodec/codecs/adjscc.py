@@ -20,20 +20,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..checkpoints import CHECKPOINT_ID, card_beside, file_sha256, header_id, receiver_checkpoint, shipped_cards
 from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
-from ..signal import Reconstruction, Signal, Stream
-from .deep_jscc import (CHECKPOINT_ID, HEADER_BITS, depuncture, file_sha256, header_id, puncture, receiver_checkpoint,
-                        shipped_cards, symbol_budget)
+from ..signal import Reconstruction, Signal
+from .deep_jscc import CHECKPOINT_BITS
 
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from ..codec import OperatingPoint
+    from ..links.analog import AnalogLink
     from ..signal import Received
 
-#: The header is deep-jscc's: image height and width (16 bits each), checkpoint index (4 bits).
-DOWNSAMPLE = 4
+# The header is deep-jscc's: the analog link's image height and width, checkpoint index (4 bits).
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,7 @@ def checkpoint_from(name: str | None) -> AdaptiveCheckpoint:
     if not path.is_file():
         raise InvalidInput(f"adjscc checkpoint {name!r} is neither shipped "
                            f"({', '.join(c.name for c in found) or 'none'}) nor a file")
-    card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    return AdaptiveCheckpoint(path.stem, path, card)
+    return AdaptiveCheckpoint(path.stem, path, card_beside(path))
 
 
 @lru_cache(maxsize=None)
@@ -127,50 +126,37 @@ class AdaptiveJsccCodec(Codec):
         except ValueError as exc:
             raise InvalidInput(f"adjscc: {exc}") from None
 
-    def encode(self, image: "Tensor") -> Signal:
-        import torch
+    def link(self, ckpt: AdaptiveCheckpoint) -> "AnalogLink":
+        """The analog link of the checkpoint's network at ``--bandwidth`` (channel masking)."""
+        from ..links.analog import AnalogLink
 
-        ckpt = self._checkpoint()
         model = self._model(ckpt)
-        c = self._channels(model, ckpt)
-        h, w = image.shape[-2:]
-        budget = symbol_budget(h, w, self.bandwidth)
-        if budget < 1:
-            raise InvalidInput(f"adjscc: a {w}x{h} image leaves no channel use for the image at k/n "
-                               f"{self.bandwidth:.4g} once the header is sent")
-        with torch.no_grad():
-            x = image.unsqueeze(0).to(next(model.parameters()).device)
-            symbols, _ = model.encode(x, self.operating_snr_db(), c)
-        s = puncture(symbols[0], min(budget, symbols.shape[1]))  # unit mean energy, evenly punctured
-        self.note_transmitter(checkpoint=ckpt.name, latent_channels=c,
-                              symbols_dropped=int(symbols.shape[1] - s.numel()))
-        header = {"height": int(h), "width": int(w), "checkpoint": header_id(ckpt, shipped())}
-        return Signal({"image": Stream(s.cpu(), "analog")}, header, HEADER_BITS)
+        return AnalogLink(model, self.bandwidth, self._channels(model, ckpt), other_header_bits=CHECKPOINT_BITS)
+
+    def encode(self, image: "Tensor", op: "OperatingPoint") -> Signal:
+        ckpt = self._checkpoint()
+        link = self.link(ckpt)
+        try:
+            tx = link.transmit(image, op.design_snr_db)  # the encoder knows the design SNR only
+        except InvalidInput as exc:
+            raise InvalidInput(f"adjscc: {exc}") from None
+        full = math.prod(link.latent_shape(*image.shape[-2:])) // 2
+        self.note_transmitter(checkpoint=ckpt.name, latent_channels=link.channels,
+                              symbols_dropped=int(full - tx.stream.channel_uses))
+        header = {**tx.header, "checkpoint": header_id(ckpt, shipped())}
+        return Signal({"image": tx.stream}, header, tx.header_bits + CHECKPOINT_BITS)
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
         return {"image": None}  # its length depends on the checkpoint: checked in decode
 
     def decode(self, received: "Received") -> Reconstruction:
-        import torch
-
-        header = received.header
-        ckpt = self._receiver_checkpoint(str(header["checkpoint"]))
-        model = self._model(ckpt)
-        c = self._channels(model, ckpt)
-        h, w = int(header["height"]), int(header["width"])
-        hp, wp = h + (-h) % DOWNSAMPLE, w + (-w) % DOWNSAMPLE
-        full = c * (hp // DOWNSAMPLE) * (wp // DOWNSAMPLE) // 2
-        stream = received.streams["image"]
-        sent = min(full, symbol_budget(h, w, self.bandwidth))
-        if stream.symbols.numel() != sent:
-            raise InvalidInput(f"adjscc: the received stream has {stream.symbols.numel()} symbols; "
-                               f"the header implies {sent}")
-        y = depuncture(stream.equalized(), full)  # what was not sent reads as zeros
-        with torch.no_grad():
-            dev = next(model.parameters()).device
-            image = model.decode(y.unsqueeze(0).to(dev), (c, hp // DOWNSAMPLE, wp // DOWNSAMPLE), (h, w),
-                                 float(received.snr_db))[0].cpu()
-        return Reconstruction(image=image, info={"checkpoint": ckpt.name, "latent_channels": c,
+        ckpt = self._receiver_checkpoint(str(received.header["checkpoint"]))
+        link = self.link(ckpt)
+        try:  # the decoder is told the channel SNR (the receiver estimates it; here it is known)
+            image = link.receive(received.streams["image"], received.header, float(received.snr_db))
+        except InvalidInput as exc:
+            raise InvalidInput(f"adjscc: {exc}") from None
+        return Reconstruction(image=image, info={"checkpoint": ckpt.name, "latent_channels": link.channels,
                                                  "decoder_snr_db": float(received.snr_db)})
 
     def _receiver_checkpoint(self, named: str) -> AdaptiveCheckpoint:

@@ -14,16 +14,19 @@ from typing import TYPE_CHECKING
 
 from ..codec import Codec, Option
 from ..schema import SIDE, Int, Obj, Str
-from .hevc import CHROMA, PRESETS
-from ..signal import Reconstruction, Signal, Stream
+from ..signal import Reconstruction, Signal
+from ..source_coding.hevc import CHROMA, PRESETS
 
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from ..codec import OperatingPoint
+    from ..links.digital import DigitalLink
     from ..signal import Received
 
-#: Header: height, width (16 bits each), MCS index (4 bits), payload length in bytes (24 bits).
-HEADER_BITS = 16 + 16 + 4 + 24
+#: Header: height, width (16 bits each) + the digital link's MCS index (4) and payload length (24).
+SIZE_BITS = 16 + 16
+HEADER_BITS = SIZE_BITS + 4 + 24
 
 
 class BpgLdpcCodec(Codec):
@@ -39,7 +42,8 @@ class BpgLdpcCodec(Codec):
     kind = "classical"
     needs = "nothing to download (HEVC via pillow-heif, LDPC built in)"
     options = {
-        "mcs": Option(None, "force a modulation and code rate, e.g. qpsk-1/2 (default: chosen from the design SNR)"),
+        "mcs": Option(None, "force a modulation and code rate, e.g. qpsk-1/2 (default: chosen from the design SNR)",
+                      flag=True),
         "chroma": Option("420", "HEVC chroma subsampling", choices=CHROMA),
         "preset": Option("fast", "x265 speed preset", choices=PRESETS),
         "iterations": Option(20, "LDPC decoder iterations", min=1, max=200),
@@ -52,38 +56,38 @@ class BpgLdpcCodec(Codec):
     def expected_streams(self, header: dict) -> dict[str, int | None]:
         """The symbol count the payload length implies for the header's MCS (exactly)."""
         from ..errors import SignalFileError
-        from ..phy.link import codewords_for, mcs_index, parse_mcs
+        from ..links.digital import DigitalLink
+        from ..phy.mcs import mcs_index
 
-        mcs = parse_mcs(header["mcs"])
-        if mcs_index(mcs) != header["mcs_index"]:
+        link = DigitalLink.from_header(header)
+        if mcs_index(link.mcs) != header["mcs_index"]:
             raise SignalFileError("header: mcs and mcs_index disagree")
-        n_bytes = header["payload_bytes"]
-        return {"image": codewords_for(n_bytes * 8, mcs) * mcs.symbols_per_codeword if n_bytes else 0}
+        return {"image": link.symbols_for(header["payload_bytes"])}
 
     def provenance_checkpoints(self) -> dict[str, str]:
         """The measured MCS table decides the MCS: its hash is part of what made a record."""
         from importlib import resources
 
-        from .deep_jscc import file_sha256
+        from ..checkpoints import file_sha256
 
         return {"mcs_table": file_sha256(Path(str(resources.files("semcodec") / "phy" / "mcs_table.json")))}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        from .hevc import HevcEncoder
+        from ..source_coding.hevc import HevcEncoder
 
         self.hevc = HevcEncoder(str(self.opts["chroma"]), str(self.opts["preset"]))
         if self.opts["mcs"]:
-            from ..phy.link import parse_mcs
+            from ..phy.mcs import parse_mcs
 
             parse_mcs(str(self.opts["mcs"]))  # fail early on a bad name
 
-    def mcs(self):
-        from ..phy.link import choose_mcs, parse_mcs
+    def link(self, op: "OperatingPoint") -> "DigitalLink":
+        """The digital link for the operating point: ``--opt mcs`` or the table's choice."""
+        from ..links.digital import DigitalLink
 
-        if self.opts["mcs"]:
-            return parse_mcs(str(self.opts["mcs"]))
-        return choose_mcs(self.operating_snr_db(), float(self.opts["margin_db"]))
+        return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]),
+                                          self.opts["mcs"], int(self.opts["iterations"]))
 
     def budget(self, height: int, width: int) -> int:
         """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
@@ -91,50 +95,41 @@ class BpgLdpcCodec(Codec):
 
         return budget_of(self, height, width)
 
-    def encode(self, image: "Tensor") -> Signal:
-        import torch
-
-        from ..phy.link import capacity_bytes, mcs_index, transmit_bytes
+    def encode(self, image: "Tensor", op: "OperatingPoint") -> Signal:
+        from ..errors import InvalidInput
         from ..signal import header_channel_uses
 
         h, w = image.shape[-2:]
         if self.budget(h, w) < header_channel_uses(HEADER_BITS):
-            from ..errors import InvalidInput
-
             raise InvalidInput(f"bpg-ldpc: a {w}x{h} image at k/n {self.bandwidth:.4g} allows {self.budget(h, w)} "
                                f"channel uses, fewer than its {header_channel_uses(HEADER_BITS)}-use header")
-        mcs = self.mcs()
-        max_bytes = capacity_bytes(self.budget(h, w) - header_channel_uses(HEADER_BITS), mcs)
+        link = self.link(op)
+        max_bytes = link.capacity_bytes(self.budget(h, w) - header_channel_uses(HEADER_BITS))
         fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
-        header = {"height": int(h), "width": int(w), "mcs": mcs.name, "mcs_index": mcs_index(mcs),
-                  "payload_bytes": 0 if fit is None else len(fit[1])}
-        if fit is None:  # nothing fits: nothing is sent, the receiver can only show grey
-            self.note_transmitter(mcs=mcs.name, quality=None, max_bytes=max_bytes)
-            empty = Stream(torch.zeros(0, dtype=torch.complex64), "digital", bits=0)
-            return Signal({"image": empty}, header, HEADER_BITS)
-        quality, data = fit
-        self.note_transmitter(mcs=mcs.name, quality=quality, max_bytes=max_bytes)
-        stream = Stream(transmit_bytes(data, mcs), "digital", bits=len(data) * 8)
-        return Signal({"image": stream}, header, HEADER_BITS)
+        # nothing fits: nothing is sent, the receiver can only show grey
+        quality, data = fit if fit is not None else (None, b"")
+        self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes)
+        tx = link.transmit(data)
+        header = {"height": int(h), "width": int(w), **tx.header}
+        return Signal({"image": tx.stream}, header, SIZE_BITS + tx.header_bits)
 
     def decode(self, received: "Received") -> Reconstruction:
         import torch
 
-        from ..phy.link import parse_mcs, receive_bytes
+        from ..links.digital import DigitalLink
 
         hdr = received.header
         h, w, n_bytes = hdr["height"], hdr["width"], hdr["payload_bytes"]
         grey = torch.full((3, h, w), 0.5)
-        mcs = parse_mcs(hdr["mcs"])
-        info = {"mcs": mcs.name, "payload_bytes": n_bytes}
+        link = DigitalLink.from_header(hdr, int(self.opts["iterations"]))
+        info = {"mcs": link.mcs.name, "payload_bytes": n_bytes}
         if n_bytes == 0:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": "budget too small for any bitstream"})
-        stream = received.streams["image"]
-        data, failed, total = receive_bytes(stream.symbols, stream.noise_var, stream.fading, mcs,
-                                            n_bytes, int(self.opts["iterations"]))
+        payload = link.receive(received.streams["image"], hdr)
+        failed, total = payload.failed_codewords, payload.codewords
         info.update(failed_codewords=failed, codewords=total)
         try:
-            image = self.hevc.decode(data)
+            image = self.hevc.decode(payload.data)
         except ValueError as exc:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": str(exc)})
         if tuple(image.shape) != (3, h, w):

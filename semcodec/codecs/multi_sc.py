@@ -2,7 +2,7 @@
 
 Transmitter: FCN finds the main object (largest non-background VOC class); its bounding box,
 background masked to mid-grey, is the *slice*, downscaled to at most ``slice_size`` px and sent
-through the deep-JSCC link (analog, so it arrives noisy) at ``slice_bandwidth`` channel uses per
+through an analog link with a shipped deep-JSCC network (so it arrives noisy) at ``slice_bandwidth`` channel uses per
 slice value. The image is split into a ``grid`` x ``grid`` set of sub-images that LLaVA
 describes with the letter's fixed query, all in one batched ``generate``. Each caption is its
 own text stream. The class label, slice box and sizes ride in the header.
@@ -15,19 +15,22 @@ When FCN finds no object, a centre crop is sent instead and the record says so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from ..codec import Option
 from ..errors import InvalidInput, SignalFileError
 from ..schema import SIDE, Bool, Int, ListOf, Obj, Str
-from ..signal import Reconstruction, Signal, Stream
-from .deep_jscc import DeepJsccCodec
+from ..signal import Reconstruction, Signal
+from .deep_jscc import CHECKPOINT_BITS, HEADER_SCHEMA as SLICE_HEADER
 from .semantic import TEXT_LENGTH_BITS, TEXT_LENGTHS, SemanticCodec
 
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from ..codec import OperatingPoint
+    from ..links.analog import AnalogLink
     from ..signal import Received
 
 #: Header beyond the text lengths: H, W, box (4 x 16 bits), slice size (2 x 16), label (5), found (1).
@@ -77,16 +80,16 @@ class MultiScCodec(SemanticCodec):
     needs = "LLaVA, BART, SD 1.5, IP-Adapter, FCN weights (`semcodec models pull multi-sc`); a GPU"
     components = ("segmenter", "captioner", "speller", "generator", "ip_adapter")
     options = {**SemanticCodec.options,
-               "grid": Option(2, "sub-images per side", min=1, max=8),
+               "grid": Option(2, "sub-images per side", min=1, max=8, flag=True),
                "slice_bandwidth": Option(1 / 12, "k/n of the object slice's analog link", min=1 / 96, max=1.0),
                "slice_size": Option(256, "longest side of the slice sent (px)", min=16, max=1024),
                "ip_scale": Option(0.6, "IP-Adapter image-prompt scale", min=0.0, max=5.0),
-               "paste_slice": Option(False, "paste the received slice into the generated image"),
+               "paste_slice": Option(False, "paste the received slice into the generated image", flag=True),
                "segment_size": Option(520, "segmenter input size (px)", min=64, max=2048)}
     fixed_grid: ClassVar[int | None] = None
     header_schema = Obj({"height": SIDE, "width": SIDE, "text_lengths": TEXT_LENGTHS, "grid": Int(1, 8),
                          "box": ListOf(Int(0, 65535), 4, 4), "label": Str(64), "object_found": Bool(),
-                         "slice": DeepJsccCodec.header_schema})
+                         "slice": SLICE_HEADER})
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
         top, left, bottom, right = header["box"]
@@ -121,14 +124,18 @@ class MultiScCodec(SemanticCodec):
         return Analysis({f"sub_{i}": c for i, c in enumerate(captions)}, slice_, box, label, index, found)
 
     def provenance_checkpoints(self) -> dict[str, str]:
-        return {f"slice:{k}": v for k, v in self._slice_codec().provenance_checkpoints().items()}
+        from ..checkpoints import file_sha256
+        from .deep_jscc import shipped_checkpoints
 
-    def _slice_codec(self, design_snr_db: float | None = None):
-        """The deep-JSCC link of the slice (the receiver's checkpoint comes from the header)."""
-        from .deep_jscc import DeepJsccCodec
+        bw = float(self.opts["slice_bandwidth"])
+        return {f"slice:{c.name}": file_sha256(c.path) for c in shipped_checkpoints()
+                if math.isclose(c.bandwidth_ratio, bw, rel_tol=0.02)}
 
-        return DeepJsccCodec(bandwidth=float(self.opts["slice_bandwidth"]), design_snr_db=design_snr_db,
-                             device=self.device)
+    def _slice_link(self, ckpt) -> "AnalogLink":
+        """The slice's analog link: a shipped deep-JSCC network at ``slice_bandwidth``."""
+        from .deep_jscc import analog_link
+
+        return analog_link(ckpt, float(self.opts["slice_bandwidth"]), self.device)
 
     def _slice_for_channel(self, slice_: "Tensor") -> "Tensor":
         from torch.nn import functional as F
@@ -141,26 +148,37 @@ class MultiScCodec(SemanticCodec):
         size = (max(4, round(h * scale)), max(4, round(w * scale)))
         return F.interpolate(slice_[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
 
-    def encode(self, image: "Tensor") -> Signal:
+    def encode(self, image: "Tensor", op: "OperatingPoint") -> Signal:
+        from ..checkpoints import header_id
+        from .deep_jscc import choose_checkpoint, shipped_checkpoints
+
         analysis = self.analysed(image, self._analyse)
         streams, lengths, sent = self.text_streams(analysis.captions)
-        slice_sig = self._slice_codec(self.operating_snr_db()).encode(self._slice_for_channel(analysis.slice))
-        streams["slice"] = Stream(slice_sig.streams["image"].symbols, "analog")
+        ckpt = choose_checkpoint(float(self.opts["slice_bandwidth"]), op.design_snr_db)
+        try:
+            tx = self._slice_link(ckpt).transmit(self._slice_for_channel(analysis.slice))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{self.name}: the object slice: {exc}") from None
+        streams["slice"] = tx.stream
         h, w = image.shape[-2:]
         header = {"height": int(h), "width": int(w), "text_lengths": lengths, "grid": self.grid,
                   "box": list(analysis.box), "label": analysis.label, "object_found": analysis.found,
-                  "slice": slice_sig.header}
+                  "slice": {**tx.header, "checkpoint": header_id(ckpt, shipped_checkpoints())}}
         self.note_transmitter(texts=sent, object_found=analysis.found, label=analysis.label,
                               box=list(analysis.box))
-        bits = BASE_HEADER_BITS + TEXT_LENGTH_BITS * len(lengths) + 4  # + 4: slice checkpoint index
+        bits = BASE_HEADER_BITS + TEXT_LENGTH_BITS * len(lengths) + CHECKPOINT_BITS
         return Signal(streams, header, bits)
 
     def _receive_slice(self, received: "Received") -> "Tensor":
-        from ..signal import Received as Rx
+        from ..checkpoints import receiver_checkpoint
+        from .deep_jscc import shipped_checkpoints
 
-        hdr = received.header
-        slice_rx = Rx({"image": received.streams["slice"]}, hdr["slice"], 0, received.channel, received.snr_db)
-        return self._slice_codec().decode(slice_rx).image
+        hdr = received.header["slice"]
+        ckpt = receiver_checkpoint(self.name, str(hdr["checkpoint"]), None, shipped_checkpoints())
+        try:
+            return self._slice_link(ckpt).receive(received.streams["slice"], hdr)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{self.name}: the object slice: {exc}") from None
 
     def decode(self, received: "Received") -> Reconstruction:
         from torch.nn import functional as F

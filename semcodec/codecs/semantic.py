@@ -3,7 +3,7 @@
 A semantic codec's transmitter analysis (segmentation, captions) does not depend on the SNR,
 so it is cached per image (and codec configuration, fixed per instance): an SNR sweep runs the
 captioner once per image. Text streams are orthogonal QPSK streams (see
-:mod:`semcodec.codecs.text_link`); their lengths ride in the header (16 bits each).
+:class:`semcodec.links.text.TextLink`); their lengths ride in the header (16 bits each).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
     from ..signal import Received
 
+#: A text stream's header field: its length in characters (the text link's field).
 TEXT_LENGTH_BITS = 16
 #: Text lengths in a header: 16 bits each, per named text stream.
 TEXT_LENGTHS = MapOf(Int(0, 2**16 - 1), max_len=64, key=Str(32, pattern=r"[a-z]+_[0-9]{1,2}"))
+#: The text link's FEC choices (kept here so that codec modules import no torch).
 FEC_CHOICES = ("none", "ldpc")
 
 
@@ -33,7 +35,8 @@ class SemanticCodec(Codec):
     rate = "variable"  # caption lengths decide the channel uses
     components: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {
-        "text_fec": Option("none", "protect the text streams (the letter sends them uncoded)", choices=FEC_CHOICES),
+        "text_fec": Option("none", "protect the text streams (the letter sends them uncoded)", choices=FEC_CHOICES,
+                           flag=True),
         "steps": Option(30, "diffusion steps", min=1, max=1000),
         "guidance": Option(7.5, "classifier-free guidance scale", min=0.0, max=100.0),
         "resolution": Option(512, "generation resolution (px)", min=64, max=2048),
@@ -47,9 +50,20 @@ class SemanticCodec(Codec):
             raise InvalidInput(f"text_fec must be one of {', '.join(FEC_CHOICES)}")
         self._analysis: dict[str, Any] = {}
 
+    def text_link(self):
+        """The link every text stream of this codec goes through."""
+        from ..links.text import TextLink
+
+        return TextLink(str(self.opts["text_fec"]))
+
     @classmethod
     def readiness(cls) -> tuple[bool, str]:
+        from ..extras import SEMANTIC, missing_reason
         from ..models.source import component, locate, model_id
+
+        no_extra = missing_reason(SEMANTIC, cls.name)
+        if no_extra:
+            return False, no_extra
 
         missing = [key for key in cls.components if locate(key) is None]
         if not missing:
@@ -67,7 +81,7 @@ class SemanticCodec(Codec):
 
     def analysed(self, image: "Tensor", analyse) -> Any:
         """``analyse(image)`` once per distinct image (the SNR-independent transmitter work)."""
-        from .hevc import image_key
+        from ..imageio import image_key
 
         key = image_key(image)
         if key not in self._analysis:
@@ -77,31 +91,23 @@ class SemanticCodec(Codec):
     # -- text streams ----------------------------------------------------------------------
     def text_streams(self, texts: dict[str, str]) -> tuple[dict[str, Stream], dict[str, int], dict[str, str]]:
         """Texts -> (streams, header lengths, the texts as actually sent)."""
-        from .text_link import encode_text, to_alphabet
-
+        link = self.text_link()
         streams, lengths, sent = {}, {}, {}
         for name, text in texts.items():
-            mapped = to_alphabet(text)
-            symbols, bits = encode_text(mapped, self.opts["text_fec"])
-            streams[name] = Stream(symbols, "digital", bits=bits)
-            lengths[name] = len(mapped)
-            sent[name] = mapped
+            tx = link.transmit(text)
+            streams[name], lengths[name] = tx.stream, tx.header["length"]
+            sent[name] = link.prepare(text)
         return streams, lengths, sent
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
         """One QPSK stream per text, of the length its character count implies."""
-        from .text_link import text_symbols
-
-        return {name: text_symbols(n, self.opts["text_fec"]) for name, n in header["text_lengths"].items()}
+        link = self.text_link()
+        return {name: link.symbols_for(n) for name, n in header["text_lengths"].items()}
 
     def received_texts(self, received: "Received") -> dict[str, str]:
-        from .text_link import decode_text
-
-        out = {}
-        for name, n_chars in received.header["text_lengths"].items():
-            s = received.streams[name]
-            out[name] = decode_text(s.symbols, s.noise_var, s.fading, int(n_chars), self.opts["text_fec"])
-        return out
+        link = self.text_link()
+        return {name: link.receive(received.streams[name], {"length": n_chars})
+                for name, n_chars in received.header["text_lengths"].items()}
 
     def generator(self, ip_adapter: bool):
         from ..models.generator import Generator

@@ -17,6 +17,7 @@ from .semantic import TEXT_LENGTH_BITS, TEXT_LENGTHS, SemanticCodec
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from ..codec import OperatingPoint
     from ..signal import Received
 
 
@@ -33,7 +34,7 @@ class VlmCscCodec(SemanticCodec):
 
         return BlipCaptioner(self.device, int(self.opts["max_new_tokens"]), self.name).caption([image])[0]
 
-    def encode(self, image: "Tensor") -> Signal:
+    def encode(self, image: "Tensor", op: "OperatingPoint") -> Signal:
         caption = self.analysed(image, self._analyse)
         streams, lengths, sent = self.text_streams({"caption_0": caption})
         h, w = image.shape[-2:]

@@ -75,6 +75,9 @@ def pull(key: str) -> Path:
 
         FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1.get_state_dict(progress=True)
         return torch_checkpoints() / FCN_FILE
+    from ..extras import require
+
+    require(("huggingface_hub",), f"downloading {key}")
     from huggingface_hub import snapshot_download
 
     patterns = None

@@ -86,6 +86,12 @@ class AdaptiveJSCC(nn.Module):
         self.d2_att = SnrAttention(half)
         self.d1 = nn.ConvTranspose2d(half, 3, 5, 2, 2, output_padding=1)
 
+    downsample = DOWNSAMPLE
+
+    @property
+    def max_channels(self) -> int:
+        return self.c_max
+
     def architecture(self) -> dict:
         """The constructor arguments, as stored in a checkpoint's card."""
         return {"c_max": self.c_max, "width": self.width, "blocks": self.blocks}
@@ -116,7 +122,7 @@ class AdaptiveJSCC(nn.Module):
 
     def encode(self, x: Tensor, snr_db: Tensor | float, c: int) -> tuple[Tensor, tuple[int, int, int]]:
         """Image -> (complex symbols ``[B, c*h*w/2]`` of unit mean energy per image, (c, h, w))."""
-        from ..codecs.deep_jscc_net import power_normalize
+        from .deep_jscc import power_normalize
 
         z = self.latent(x, snr_db, c)
         return power_normalize(z), tuple(z.shape[1:])

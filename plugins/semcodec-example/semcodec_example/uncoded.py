@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from semcodec.codec import Codec, Option
+from semcodec.codec import Codec, OperatingPoint, Option
 from semcodec.schema import SIDE, ListOf, Num, Obj
 from semcodec.signal import Reconstruction, Signal, Stream
 
@@ -26,9 +26,10 @@ class UncodedAnalogCodec(Codec):
     needs = "nothing (example plugin)"
     rate = "fixed"  # two pixel values per channel use, whatever --bandwidth says (so it is refused)
     fixed_ratio = 0.5
-    # A typed option: `--opt estimator=zf`; `semcodec codecs --options uncoded-analog` lists it.
+    # A typed option: `--opt estimator=zf`, or `--estimator zf` (flag=True makes it a flag of
+    # `encode` and `bench`); `semcodec codecs --options uncoded-analog` lists it.
     options = {"estimator": Option("lmmse", "receiver estimator: lmmse (conj(h) y / (|h|^2 + N0)) or zf (y / h)",
-                                   choices=("lmmse", "zf"))}
+                                   choices=("lmmse", "zf"), flag=True)}
     # What a valid header holds; `semcodec decode` checks a signal file against it before decoding.
     header_schema = Obj({"height": SIDE, "width": SIDE, "mean": ListOf(Num(-1.0, 2.0), 3, 3),
                          "std": ListOf(Num(1e-4, 10.0), 3, 3)})
@@ -36,7 +37,8 @@ class UncodedAnalogCodec(Codec):
     def expected_streams(self, header: dict) -> dict[str, int]:
         return {"pixels": (3 * header["height"] * header["width"] + 1) // 2}
 
-    def encode(self, image: torch.Tensor) -> Signal:
+    def encode(self, image: torch.Tensor, op: OperatingPoint) -> Signal:
+        # ``op.design_snr_db`` is what a transmitter may know; uncoded transmission needs none of it.
         x = image.float()
         mean = x.mean(dim=(1, 2))
         std = x.std(dim=(1, 2), unbiased=False).clamp_min(1e-3)

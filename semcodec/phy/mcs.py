@@ -121,12 +121,15 @@ def capacity_bytes(channel_uses: int, m: MCS) -> int:
 
 
 def transmit_bytes(data: bytes, m: MCS) -> torch.Tensor:
-    """Payload -> complex64 symbols (whole codewords; the last one zero-padded)."""
+    """Payload -> complex64 symbols (whole codewords). The last codeword is filled with fixed
+    pseudo-random bits, not zeros: zero fill maps to one constellation point, and on a short
+    payload that alone moves the mean symbol energy (and so the real SNR) by a few per cent."""
     bits = bytes_to_bits(data)
     code = m.code
     blocks = codewords_for(bits.numel(), m)
-    info = torch.zeros(blocks * code.k, dtype=torch.uint8)
-    info[: bits.numel()] = bits
+    fill = blocks * code.k - bits.numel()
+    pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
+    info = torch.cat([bits.to(torch.uint8), pad])
     return m.mod.modulate(code.encode(info.reshape(blocks, code.k)).reshape(-1))
 
 

@@ -61,6 +61,8 @@ class DeepJSCC(nn.Module):
         c: latent channels (sets the bandwidth ratio c/96).
     """
 
+    downsample = DOWNSAMPLE
+
     def __init__(self, c: int = 8) -> None:
         super().__init__()
         self.c = c
@@ -82,12 +84,21 @@ class DeepJSCC(nn.Module):
         ph, pw = (-h) % DOWNSAMPLE, (-w) % DOWNSAMPLE
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
-    def encode(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int]]:
-        """``[B, 3, H, W]`` in [0, 1] -> (complex symbols ``[B, n]``, latent shape (c, h, w))."""
+    @property
+    def max_channels(self) -> int:
+        return self.c
+
+    def encode(self, x: Tensor, snr_db: Tensor | float | None = None,
+               c: int | None = None) -> tuple[Tensor, tuple[int, int, int]]:
+        """``[B, 3, H, W]`` in [0, 1] -> (complex symbols ``[B, n]``, latent shape (c, h, w)).
+
+        ``snr_db`` and ``c`` are accepted for the links' common interface and ignored: this
+        network was trained for one SNR and sends all its latent channels."""
         z = self.encoder(self.pad(x) - 0.5)
         return power_normalize(z), tuple(z.shape[1:])
 
-    def decode(self, s: Tensor, latent_shape: tuple[int, int, int], size: tuple[int, int]) -> Tensor:
+    def decode(self, s: Tensor, latent_shape: tuple[int, int, int], size: tuple[int, int],
+               snr_db: Tensor | float | None = None) -> Tensor:
         """Noisy symbols ``[B, n]`` -> image ``[B, 3, H, W]`` cropped to ``size``."""
         x = self.decoder(symbols_to_latent(s, latent_shape))
         return x[..., : size[0], : size[1]]

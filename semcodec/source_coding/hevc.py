@@ -13,7 +13,6 @@ libheif's default at ~0.1 dB cost on Kodak (``--opt preset=slow`` for the last t
 
 from __future__ import annotations
 
-import hashlib
 import io
 import struct
 import zlib
@@ -21,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidInput
+from ..imageio import image_key
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -37,13 +37,6 @@ def _register() -> None:
     import pillow_heif
 
     pillow_heif.register_heif_opener()
-
-
-def image_key(image: "Tensor") -> str:
-    """A digest of the 8-bit image, the cache key of everything encoded from it."""
-    from ..imageio import tensor_to_pil
-
-    return hashlib.blake2b(tensor_to_pil(image).tobytes(), digest_size=16).hexdigest()
 
 
 def split_container(data: bytes) -> tuple[bytes, bytes]:

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+from . import Transmission
+
+if TYPE_CHECKING:
+    from ..signal import ReceivedStream
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ."
 BITS_PER_CHAR = 6
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 TEXT_MCS = "qpsk-1/2"
+FEC_CHOICES = ("none", "ldpc")
+#: Header field of the link: the text's length in characters (16 bits).
+HEADER_BITS = 16
 
 
 def to_alphabet(text: str) -> str:
@@ -53,7 +62,7 @@ def bits_to_text(bits: torch.Tensor) -> str:
 
 def encode_text(text: str, fec: str = "none") -> tuple[torch.Tensor, int]:
     """Alphabet text -> (QPSK symbols, payload bits)."""
-    from ..phy.link import bits_to_bytes, parse_mcs, transmit_bytes
+    from ..phy.mcs import bits_to_bytes, parse_mcs, transmit_bytes
     from ..phy.modulation import modulation
 
     bits = text_to_bits(text)
@@ -65,7 +74,7 @@ def encode_text(text: str, fec: str = "none") -> tuple[torch.Tensor, int]:
 
 def text_symbols(n_chars: int, fec: str = "none") -> int:
     """QPSK symbols a text of ``n_chars`` characters takes (what :func:`encode_text` emits)."""
-    from ..phy.link import codewords_for, parse_mcs
+    from ..phy.mcs import codewords_for, parse_mcs
 
     n_bits = n_chars * BITS_PER_CHAR
     if fec == "ldpc":
@@ -77,7 +86,7 @@ def text_symbols(n_chars: int, fec: str = "none") -> int:
 def decode_text(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, n_chars: int,
                 fec: str = "none") -> str:
     """Received symbols -> text of ``n_chars`` characters (hard decisions; never raises)."""
-    from ..phy.link import bytes_to_bits, parse_mcs, receive_bytes
+    from ..phy.mcs import bytes_to_bits, parse_mcs, receive_bytes
     from ..phy.modulation import modulation
 
     n_bits = n_chars * BITS_PER_CHAR
@@ -87,3 +96,39 @@ def decode_text(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, 
     else:
         bits = (modulation("qpsk").demap(y, noise_var, fading) < 0).to(torch.uint8)
     return bits_to_text(bits[:n_bits])
+
+
+class TextLink:
+    """Text <-> QPSK symbols through the 64-character alphabet, uncoded or LDPC-protected.
+
+    Args:
+        fec: ``"none"`` (the letter's setting: a bit error is a typo) or ``"ldpc"``.
+    """
+
+    def __init__(self, fec: str = "none") -> None:
+        if fec not in FEC_CHOICES:
+            from ..errors import InvalidInput
+
+            raise InvalidInput(f"text_fec must be one of {', '.join(FEC_CHOICES)}, got {fec!r}")
+        self.fec = fec
+
+    @staticmethod
+    def prepare(text: str) -> str:
+        """What is actually sent for ``text`` (mapped onto the alphabet); record this one."""
+        return to_alphabet(text)
+
+    def symbols_for(self, n_chars: int) -> int:
+        """Symbols a text of ``n_chars`` characters takes."""
+        return text_symbols(n_chars, self.fec)
+
+    def transmit(self, text: str) -> Transmission:
+        """Text -> digital stream + ``{length}`` (the text is mapped onto the alphabet first)."""
+        from ..signal import Stream
+
+        sent = to_alphabet(text)
+        symbols, bits = encode_text(sent, self.fec)
+        return Transmission(Stream(symbols, "digital", bits=bits), {"length": len(sent)}, HEADER_BITS)
+
+    def receive(self, stream: "ReceivedStream", header: dict[str, Any]) -> str:
+        """Noisy stream + ``{length}`` -> text of that many characters (hard decisions; never raises)."""
+        return decode_text(stream.symbols, stream.noise_var, stream.fading, int(header["length"]), self.fec)

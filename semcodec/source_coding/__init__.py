@@ -1,0 +1,1 @@
+"""Source coders: image -> bytes and back (no channel, no codec logic)."""

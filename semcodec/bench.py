@@ -3,8 +3,10 @@
 Each record is written, flushed and fsynced the moment it exists (:mod:`.results_file`), so an
 interrupted run loses at most the transmission in flight; a rerun with the same ``--out`` skips
 every item already there.
-Items are ordered image → codec → SNR, so a codec's SNR-independent transmitter work (rate
-fit, segmentation, captions) is cached per image and reused across the sweep.
+Work is grouped in units — one image through one codec configuration at every missing SNR —
+so a codec's SNR-independent transmitter work (rate fit, segmentation, captions) is cached per
+image and reused across the sweep. Units run in this process, in worker processes (``-j``) or on
+Ray actors (:mod:`semcodec.executors`); records stream back and only this process writes them.
 """
 
 from __future__ import annotations
@@ -95,70 +97,130 @@ def _needs_metrics(cached: dict[str, Any], wanted: list[str], placeholder: dict[
     return False
 
 
+@dataclass
+class WorkUnit:
+    """What one worker does at a time: one image through one codec configuration at every SNR
+    still missing. The codec's SNR-independent transmitter work (HEVC sizes, segmentation,
+    captions) is cached per image inside the codec, so it is done once per unit; heavy models
+    load once per worker, never per unit.
+
+    Picklable (it crosses to worker processes and Ray actors): ids, paths and the records'
+    placeholders, no tensors."""
+
+    uid: int
+    image_id: str
+    image_path: str
+    codec_key: str
+    snrs: list[float]
+    placeholders: list[dict[str, Any]]
+    #: indices into ``snrs`` still to do (a retried unit skips what a dead worker delivered)
+    todo: list[int]
+
+
+@dataclass
+class WorkerContext:
+    """A worker's codecs, channel and settings (built once per worker)."""
+
+    dataset: str
+    codecs: dict[str, "Codec"]
+    channel: Any
+    seed: int
+    metrics: list[str] | None
+    keep_images: Path | None
+
+
+def context_of(plan: BenchPlan) -> WorkerContext:
+    return WorkerContext(plan.dataset, plan.codecs, plan.channel, plan.seed, plan.metrics, plan.keep_images)
+
+
+def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, Any]], None]) -> None:
+    """Every missing SNR of ``unit``; ``emit(index, record)`` as each record is made."""
+    from .imageio import load_image
+
+    try:
+        image, load_error = load_image(Path(unit.image_path)), None
+    except SemcodecError as exc:
+        image, load_error = None, str(exc)
+    codec = ctx.codecs[unit.codec_key]
+    for i in unit.todo:
+        placeholder = unit.placeholders[i]
+        rec = _attempt(ctx, codec, unit.snrs[i], image, load_error, placeholder, Path(unit.image_path))
+        rec["dataset"], rec["image"], rec["image_sha256"] = ctx.dataset, unit.image_id, placeholder["image_sha256"]
+        rec["image_path"], rec["dataset_path"] = placeholder["image_path"], placeholder["dataset_path"]
+        emit(i, rec)
+
+
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
               on_warning: Callable[[str], None] | None = None,
-              writer: ResultsWriter | None = None) -> list[dict[str, Any]]:
+              writer: ResultsWriter | None = None, executor: Any | None = None) -> list[dict[str, Any]]:
     """Run every missing item of ``plan``; returns all records for the plan (old and new).
 
-    ``on_record(record, was_cached)`` is called once per item, in order; ``on_warning(line)``
-    for what was found wrong in the results file (a torn tail moved aside, foreign lines).
-    An image that cannot be read (corrupt, over the pixel limit) becomes a ``skipped`` record
-    with its reason and the run goes on; skipped items are tried again on every resume.
-    ``writer``: an already opened (locked) :class:`ResultsWriter` on ``plan.out``, else one is
-    opened here.
+    ``on_record(record, was_cached)`` is called once per item: first for every item already in
+    the results file, then for each new record as it arrives (in order with the default
+    executor; as workers finish with ``-j``/Ray). ``on_warning(line)`` for what was found wrong
+    in the results file (a torn tail moved aside, foreign lines). An image that cannot be read
+    (corrupt, over the pixel limit) becomes a ``skipped`` record with its reason and the run goes
+    on; skipped items are tried again on every resume. ``writer``: an already opened (locked)
+    :class:`ResultsWriter` on ``plan.out``, else one is opened here. ``executor``: where units
+    run (:mod:`semcodec.executors`; default: this process, one after another). Whatever the
+    executor, only this process writes the results file.
     """
     if writer is None:
         with ResultsWriter(plan.out) as own:
-            return run_bench(plan, on_record, on_warning, own)
-    from .imageio import load_image
+            return run_bench(plan, on_record, on_warning, own, executor)
+    from .executors import SerialExecutor
 
     warn = on_warning or (lambda line: None)
-    results: list[dict[str, Any]] = []
     if writer.moved_torn:
         warn(f"{plan.out} ended in a torn line (a run killed mid-write); moved it to {writer.moved_torn}")
     found = read_results(plan.out)
     if found.problems():
         warn(f"{plan.out}: ignored {found.problems()}")
     done = {record_key(r): r for r in deduplicate(found.records)}
-    loaded: tuple[str, Any, str | None] | None = None
-    digests: dict[str, str | None] = {}
     wanted = plan.metrics
     if wanted is None:
         from .registry import METRICS, names
 
         wanted = names(METRICS)
-    for image, name, snr in plan.items():
-        codec = plan.codecs[name]
-        if image.id not in digests:
-            digests[image.id] = file_digest(image.path)
-        placeholder = _placeholder(plan, image, codec, snr, digests[image.id])
-        cached = done.get(record_key(placeholder))
-        if (cached is not None and cached["status"] != "skipped" and not _needs_metrics(cached, wanted, placeholder)
-                and not (plan.keep_images is not None and not _kept(cached, plan.keep_images))):
-            results.append(cached)
-            if on_record:
-                on_record(cached, True)
-            continue
-        if loaded is None or loaded[0] != image.id:
-            try:
-                loaded = (image.id, load_image(image.path), None)
-            except SemcodecError as exc:
-                loaded = (image.id, None, str(exc))
-        rec = _attempt(plan, codec, snr, loaded[1], loaded[2], placeholder, image.path)
-        rec["dataset"], rec["image"], rec["image_sha256"] = plan.dataset, image.id, digests[image.id]
-        rec["image_path"], rec["dataset_path"] = placeholder["image_path"], placeholder["dataset_path"]
+    results: dict[tuple[int, int], dict[str, Any]] = {}  # (unit, snr index) -> record, for the order
+    units: list[WorkUnit] = []
+    cached_of: dict[tuple[int, int], dict[str, Any]] = {}
+    for image in plan.images:
+        digest = file_digest(image.path)
+        for key, codec in plan.codecs.items():
+            unit = WorkUnit(len(units), image.id, str(image.path), key, list(plan.snrs), [], [])
+            for i, snr in enumerate(plan.snrs):
+                placeholder = _placeholder(plan, image, codec, snr, digest)
+                unit.placeholders.append(placeholder)
+                cached = done.get(record_key(placeholder))
+                if (cached is not None and cached["status"] != "skipped"
+                        and not _needs_metrics(cached, wanted, placeholder)
+                        and not (plan.keep_images is not None and not _kept(cached, plan.keep_images))):
+                    results[(unit.uid, i)] = cached
+                    if on_record:
+                        on_record(cached, True)
+                    continue
+                if cached is not None:
+                    cached_of[(unit.uid, i)] = cached
+                unit.todo.append(i)
+            units.append(unit)
+
+    def receive(unit: WorkUnit, i: int, rec: dict[str, Any]) -> None:
+        cached = cached_of.get((unit.uid, i))
         if cached is not None and rec["status"] == "skipped" and rec["reason"] == cached.get("reason"):
             rec, was_cached = cached, True  # still unreadable, for the same reason: nothing new
         else:
             writer.append(rec)
             was_cached = False
-        results.append(rec)
+        results[(unit.uid, i)] = rec
         if on_record:
             on_record(rec, was_cached)
-    return results
+
+    (executor or SerialExecutor()).run(plan, [u for u in units if u.todo], receive)
+    return [results[k] for k in sorted(results)]
 
 
-def _attempt(plan: BenchPlan, codec: "Codec", snr: float, image: Any, load_error: str | None,
+def _attempt(plan: "BenchPlan | WorkerContext", codec: "Codec", snr: float, image: Any, load_error: str | None,
              placeholder: dict[str, Any], source: Path) -> dict[str, Any]:
     """One transmission's record, or a ``skipped`` record saying why it could not be made."""
     reason = load_error
@@ -188,7 +250,7 @@ def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
             / f"{rec['codec']}-{digest}_{rec['channel']}_{snr}dB_s{int(rec['seed'])}.png")
 
 
-def keep(plan: BenchPlan, placeholder: dict[str, Any], recon: Any, source: Path) -> dict[str, str]:
+def keep(plan: "BenchPlan | WorkerContext", placeholder: dict[str, Any], recon: Any, source: Path) -> dict[str, str]:
     """Save a reconstruction (and its texts) for grids and the HTML report; returns the paths."""
     from .imageio import save_image
 

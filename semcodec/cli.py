@@ -427,6 +427,10 @@ def bench_cmd(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
     keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster: pip install 'semcodec[ray]').")] = "local",
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=1024, help="Worker processes (local; default 1: this process) or Ray workers (default: one per cluster CPU).")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="auto or ray://host:port (default: a local Ray started for this run).")] = None,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0.0, max=64.0, help="GPUs each Ray worker reserves (e.g. 0.5: two workers per GPU).")] = 0.0,
 ) -> None:
     """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable.
 
@@ -495,6 +499,9 @@ def bench_cmd(
     if not instances:
         raise InvalidInput("no codec is ready to run")
     check_device(device)
+    from .executors import make_executor
+
+    runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
                      channel=make_channel(channel), seed=seed, metrics=metric_list, out=out,
                      keep_images=keep_images)
@@ -514,7 +521,7 @@ def bench_cmd(
             err_console.print(f"[yellow]note:[/yellow] {line}", highlight=False, soft_wrap=True)
 
         try:
-            records = run_bench(plan, on_record, on_warning, writer)
+            records = run_bench(plan, on_record, on_warning, writer, runner)
         except KeyboardInterrupt:
             bar.stop()
             err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "

@@ -112,10 +112,11 @@ def _keys(path):
     return [(r["image"], r["codec"], r["snr_db"]) for r in recs]
 
 
-def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp_path, jobs):
     out = tmp_path / "results.jsonl"
     args = [sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(kodak_dir),
-            "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out)]
+            "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out), "-j", jobs]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):

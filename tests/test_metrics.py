@@ -57,3 +57,18 @@ def test_bleu_scores_the_text_the_generator_used_even_when_the_corrector_returne
     assert values["bleu"] == 0.0  # the generator got "", not the (perfect) received text
     score_texts(texts)
     assert texts["t0"]["bleu_received"] == 100.0 and texts["t0"]["bleu_corrected"] == 0.0
+
+
+@pytest.mark.parametrize("size,noise", [((512, 768), 0.02), ((512, 768), 0.2), ((171, 333), 0.05), ((161, 161), 0.1)])
+def test_our_ms_ssim_is_pytorch_msssim_value(kodim23, size, noise):
+    """The faster MS-SSIM (one grouped blur per scale) gives pytorch-msssim's number, odd sizes too."""
+    import torch
+    from pytorch_msssim import ms_ssim as reference
+
+    from semcodec.metrics import ms_ssim
+
+    h, w = size
+    a = kodim23[None, :, :h, :w]
+    b = (a + noise * torch.randn(a.shape, generator=torch.Generator().manual_seed(h))).clamp(0, 1)
+    assert ms_ssim(a, b).item() == pytest.approx(reference(a, b, data_range=1.0).item(), abs=1e-6)
+    assert ms_ssim(a, a).item() == pytest.approx(1.0, abs=1e-6)

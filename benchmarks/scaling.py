@@ -1,0 +1,88 @@
+"""Bench throughput by executor: records/s for local 1 job, local 2 jobs, Ray with 1 and 2 workers,
+on the same work in one run; then, with ``--full``, the kodak24 x 8 SNRs x {bpg-ldpc, deep-jscc}
+sweep with every default metric at -j 1 and -j 2.
+
+    python benchmarks/scaling.py [--data ../shared/datasets] [--images 8] [--repeats 1] [--full]
+
+Each configuration is a fresh ``semcodec bench`` process writing a fresh results file (no
+cached work, no warm codec caches), so what is compared is what a user would see; process start
+(~1-2 s) and, for Ray, starting a local cluster (~5 s) are inside the timing, as they are for a
+user. Ratios are against local 1 job of the same run; with ``--repeats`` the median is quoted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, write_json  # noqa: E402
+
+SNRS = "-3,0,3,6,9,12,15,19"
+CONFIGS = [("local, 1 job", ["--executor", "local", "-j", "1"]),
+           ("local, 2 jobs", ["--executor", "local", "-j", "2"]),
+           ("ray, 1 worker", ["--executor", "ray", "-j", "1"]),
+           ("ray, 2 workers", ["--executor", "ray", "-j", "2"])]
+
+
+def bench(data: str, images: int | None, extra: list[str], metrics: str | None) -> tuple[float, int]:
+    """Wall time of one fresh ``semcodec bench`` process and the records it wrote."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.jsonl"
+        cmd = [sys.executable, "-m", "semcodec", "bench", "kodak24", "--data", data, "--codecs",
+               "bpg-ldpc,deep-jscc", "--snr", SNRS, "--out", str(out), *extra]
+        if images:
+            cmd += ["--limit", str(images)]
+        if metrics:
+            cmd += ["--metrics", metrics]
+        t0 = time.perf_counter()
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if run.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed: {run.stderr.strip()[-500:]}")
+        return wall, sum(1 for line in out.read_text().splitlines() if line.strip())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak24"))
+    ap.add_argument("--images", type=int, default=12, help="kodak24 images in the comparison (default 12)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--full", action="store_true", help="also the whole kodak24 sweep at -j 1 and -j 2")
+    args = ap.parse_args()
+
+    rows, table = [], {}
+    for name, extra in CONFIGS:
+        runs = [bench(args.data, args.images, extra, None) for _ in range(args.repeats)]
+        wall = statistics.median(w for w, _ in runs)
+        records = runs[0][1]
+        table[name] = {"wall_s": round(wall, 2), "records": records, "records_per_s": round(records / wall, 3),
+                       "walls": [round(w, 2) for w, _ in runs]}
+    base = table["local, 1 job"]["records_per_s"]
+    for name, row in table.items():
+        row["vs_local_1_job"] = round(row["records_per_s"] / base, 3)
+        rows.append([name, row["records"], row["wall_s"], row["records_per_s"], row["vs_local_1_job"]])
+    print(f"kodak24, first {args.images} images x 8 SNRs x {{bpg-ldpc, deep-jscc}}, default metrics")
+    print_table(["executor", "records", "wall s", "records/s", "x local 1 job"], rows)
+    ray_vs_local = {n: round(table[f"ray, {n} worker{'s' if n > 1 else ''}"]["records_per_s"]
+                             / table[f"local, {n} job{'s' if n > 1 else ''}"]["records_per_s"], 3) for n in (1, 2)}
+    print(f"ray / local at equal workers: {json.dumps(ray_vs_local)}")
+    full = {}
+    if args.full:
+        for name, extra in CONFIGS[:2]:
+            wall, records = bench(args.data, None, extra, None)
+            full[name] = {"wall_s": round(wall, 1), "records": records}
+            print(f"full kodak24 sweep, {name}: {records} records in {wall:.1f} s")
+    path = write_json("scaling", {"images": args.images, "snrs": SNRS, "configs": table,
+                                  "ray_vs_local_equal_workers": ray_vs_local, "full_sweep": full})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

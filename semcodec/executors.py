@@ -1,0 +1,388 @@
+"""Where a bench's work units run: this process, local worker processes (``-j N``), or Ray.
+
+Every executor takes the same :class:`~semcodec.bench.WorkUnit` list and streams records back to
+the driver (:func:`semcodec.bench.run_bench`), which alone writes the results file — so resume
+and no-duplicate guarantees are the same whatever runs the work. A worker builds its codecs once
+(heavy models load once per worker, never per record) from the codecs' own configurations
+(:meth:`~semcodec.codec.Codec.from_config`), and the model ids and pixel limit this process was
+given travel with them.
+
+A worker that dies (killed, out of memory) loses at most its unit: the unit goes back in the
+queue with only the SNRs not yet delivered, at most :data:`MAX_RETRIES` times; after that its
+items become ``skipped`` records saying why. Ctrl-C stops the workers and keeps every record
+already written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import InvalidInput, MissingExtra
+
+if TYPE_CHECKING:
+    from .bench import BenchPlan, WorkerContext, WorkUnit
+
+#: How many times a unit whose worker died is given to another worker.
+MAX_RETRIES = 2
+
+Receive = Callable[["WorkUnit", int, dict[str, Any]], None]
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker in another process needs to build its :class:`WorkerContext`
+    (picklable; no model, no tensor)."""
+
+    dataset: str
+    codecs: dict[str, tuple[str, dict[str, Any], str | None]]  # key -> (registry name, config, device)
+    channel: Any
+    seed: int
+    metrics: list[str] | None
+    keep_images: Path | None
+    model_overrides: dict[str, str] = field(default_factory=dict)
+    max_pixels: int | None = None
+    threads: int = 1
+
+    @classmethod
+    def of(cls, plan: "BenchPlan", threads: int) -> "WorkerSpec":
+        from .limits import max_pixels
+        from .models.source import _overrides
+
+        codecs = {key: (c.name, c.config(), c.device) for key, c in plan.codecs.items()}
+        return cls(plan.dataset, codecs, plan.channel, plan.seed, plan.metrics, plan.keep_images,
+                   dict(_overrides), max_pixels(), threads)
+
+    def build(self) -> "WorkerContext":
+        """This worker's context: thread counts set, overrides applied, codecs built once."""
+        limit_threads(self.threads)
+        from .bench import WorkerContext
+        from .limits import set_max_pixels
+        from .models.source import set_override
+        from .registry import load_codec
+
+        set_max_pixels(self.max_pixels)
+        for key, value in self.model_overrides.items():
+            set_override(key, value)
+        codecs = {key: load_codec(name).from_config(config, device) for key, (name, config, device)
+                  in self.codecs.items()}
+        return WorkerContext(self.dataset, codecs, self.channel, self.seed, self.metrics, self.keep_images)
+
+
+def limit_threads(threads: int) -> None:
+    """Workers share the machine's cores: each computes with ``threads`` of them (torch, numba)."""
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def skipped_after_deaths(unit: "WorkUnit", i: int, why: str) -> dict[str, Any]:
+    """The record of an item whose worker died too often: ``skipped`` with the reason."""
+    from .results_file import skipped_record
+
+    p = unit.placeholders[i]
+    return {**skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
+                             p["config"], why), "provenance": p["provenance"], "image_sha256": p["image_sha256"],
+            "image_path": p["image_path"], "dataset_path": p["dataset_path"]}
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class SerialExecutor:
+    """Every unit in this process, one after another, with the plan's own codec objects (the
+    default: exactly the behaviour of a bench without ``-j``)."""
+
+    def run(self, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
+        from .bench import context_of, run_unit
+
+        ctx = context_of(plan)
+        for unit in units:
+            run_unit(ctx, unit, lambda i, rec, unit=unit: receive(unit, i, rec))
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+
+# -- local worker processes ------------------------------------------------------------------
+def _local_worker(spec: WorkerSpec, inbox, outbox) -> None:
+    """A worker process: build the context once, then run the units it is given until ``None``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    from .bench import run_unit
+
+    try:
+        ctx = spec.build()
+    except Exception as exc:  # noqa: BLE001 - reported to the driver, which says it in one line
+        outbox.put(("failed", os.getpid(), f"{type(exc).__name__}: {exc}"))
+        return
+    outbox.put(("ready", os.getpid(), None))
+    while True:
+        unit = inbox.get()
+        if unit is None:
+            return
+        try:
+            run_unit(ctx, unit, lambda i, rec: outbox.put(("record", unit.uid, (i, rec))))
+            outbox.put(("done", unit.uid, None))
+        except Exception as exc:  # noqa: BLE001 - a codec bug: the driver records it, goes on
+            outbox.put(("error", unit.uid, f"{type(exc).__name__}: {exc}"))
+
+
+class _Slot:
+    """One local worker process and the unit it is working on."""
+
+    def __init__(self, ctx, spec: WorkerSpec, outbox) -> None:
+        self.inbox = ctx.Queue()
+        self.process = ctx.Process(target=_local_worker, args=(spec, self.inbox, outbox), daemon=True)
+        self.process.start()
+        self.unit: "WorkUnit | None" = None
+
+    def give(self, unit: "WorkUnit") -> None:
+        self.unit = unit
+        self.inbox.put(unit)
+
+
+class LocalExecutor:
+    """``jobs`` worker processes on this machine (spawned: no state is shared by accident), each
+    computing with ``cores // jobs`` threads."""
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise InvalidInput("--jobs must be at least 1")
+        self.jobs = jobs
+        self._slots: list[_Slot] = []
+
+    def worker_pids(self) -> list[int]:
+        return [s.process.pid for s in self._slots if s.process.is_alive() and s.process.pid]
+
+    def run(self, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
+        import multiprocessing as mp
+        import queue
+
+        if not units:
+            return
+        ctx = mp.get_context("spawn")
+        spec = WorkerSpec.of(plan, max(1, cores() // self.jobs))
+        outbox = ctx.Queue()
+        pending = list(units)
+        by_uid = {u.uid: u for u in units}
+        deaths: dict[int, int] = {}
+        self._slots = [_Slot(ctx, spec, outbox) for _ in range(min(self.jobs, len(units)))]
+        try:
+            while pending or any(s.unit is not None for s in self._slots):
+                for slot in self._slots:
+                    if slot.unit is None and pending and slot.process.is_alive():
+                        slot.give(pending.pop(0))
+                try:
+                    kind, ref, payload = outbox.get(timeout=0.2)
+                except queue.Empty:
+                    self._replace_dead(ctx, spec, outbox, pending, deaths, receive)
+                    continue
+                if kind == "failed":
+                    raise InvalidInput(f"a bench worker could not start: {payload}")
+                if kind == "record":
+                    unit = by_uid[ref]
+                    i, rec = payload
+                    if i in unit.todo:
+                        unit.todo.remove(i)
+                        receive(unit, i, rec)
+                elif kind in ("done", "error"):
+                    unit = by_uid[ref]
+                    for i in list(unit.todo) if kind == "error" else ():
+                        unit.todo.remove(i)
+                        receive(unit, i, skipped_after_deaths(unit, i, f"codec error in a worker: {payload}"))
+                    for slot in self._slots:
+                        if slot.unit is unit:
+                            slot.unit = None
+        finally:
+            self._stop()
+
+    def _replace_dead(self, ctx, spec, outbox, pending, deaths, receive) -> None:
+        """A worker that died gives its unit back (what it delivered stays delivered)."""
+        for n, slot in enumerate(self._slots):
+            if slot.process.is_alive():
+                continue
+            unit, code = slot.unit, slot.process.exitcode
+            self._slots[n] = _Slot(ctx, spec, outbox)
+            if unit is None or not unit.todo:
+                continue
+            deaths[unit.uid] = deaths.get(unit.uid, 0) + 1
+            if deaths[unit.uid] > MAX_RETRIES:
+                why = f"its worker died {deaths[unit.uid]} times (last exit code {code})"
+                for i in list(unit.todo):
+                    unit.todo.remove(i)
+                    receive(unit, i, skipped_after_deaths(unit, i, why))
+            else:
+                pending.insert(0, unit)
+
+    def _stop(self) -> None:
+        for slot in self._slots:
+            if slot.process.is_alive():
+                try:
+                    slot.inbox.put(None)
+                except (OSError, ValueError):
+                    pass
+        deadline = time.monotonic() + 5
+        for slot in self._slots:
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(1)
+        self._slots = []
+
+
+# -- Ray ----------------------------------------------------------------------------------------
+class RayWorker:
+    """A Ray actor: builds its context once, runs units; returns each unit's records."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.ctx = spec.build()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run_unit(self, unit: "WorkUnit") -> list[tuple[int, dict[str, Any]]]:
+        from .bench import run_unit
+
+        out: list[tuple[int, dict[str, Any]]] = []
+        run_unit(self.ctx, unit, lambda i, rec: out.append((i, rec)))
+        return out
+
+
+def ray_module():
+    """``ray``, or a one-line error saying how to install it."""
+    from .extras import require
+
+    require(("ray",), "--executor ray", extra="ray")
+    import ray
+
+    return ray
+
+
+class RayExecutor:
+    """Units on Ray actors (``workers`` of them, each with ``gpus_per_worker`` GPUs and one CPU).
+
+    ``address``: ``None`` starts a local Ray for this run (stopped afterwards); ``"auto"`` or
+    ``"ray://host:port"`` joins a running cluster. Records of a unit come back when the unit is
+    done; a unit whose actor dies goes back in the queue on a fresh actor."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None, gpus_per_worker: float = 0.0,
+                 cpus_per_worker: float | None = None) -> None:
+        self.workers = workers
+        self.address = address
+        self.gpus_per_worker = float(gpus_per_worker)
+        # On a Ray started here, the workers share this machine's cores as -j does; on a cluster,
+        # one CPU each unless told otherwise.
+        if cpus_per_worker is None:
+            cpus_per_worker = 1.0 if address else float(max(1, cores() // max(1, workers or cores())))
+        self.cpus_per_worker = float(cpus_per_worker)
+        self._actors: list[Any] = []
+        self._pids: dict[int, int] = {}
+
+    def worker_pids(self) -> list[int]:
+        return list(self._pids.values())
+
+    def run(self, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
+        ray = ray_module()
+        if not units:
+            return
+        started = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if self.address:
+                kwargs["address"] = self.address
+            else:
+                kwargs["num_cpus"] = max(cores(), int((self.workers or 1) * self.cpus_per_worker))
+            try:
+                ray.init(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+                raise InvalidInput(f"cannot start or reach Ray ({self.address or 'local'}): "
+                                   f"{type(exc).__name__}: {exc}") from None
+            started = True
+        try:
+            self._run(ray, plan, units, receive)
+        finally:
+            for actor in self._actors:
+                ray.kill(actor)
+            self._actors, self._pids = [], {}
+            if started:
+                ray.shutdown()
+
+    def _new_actors(self, ray, spec: WorkerSpec, n: int) -> list[Any]:
+        """``n`` actors, started together (each loads its codecs once, in parallel)."""
+        remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(RayWorker)
+        actors = [remote.remote(spec) for _ in range(n)]
+        for actor, pid in zip(actors, ray.get([a.pid.remote() for a in actors])):
+            self._pids[id(actor)] = pid
+        return actors
+
+    def _run(self, ray, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
+        from ray.exceptions import RayActorError, WorkerCrashedError
+
+        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
+        spec = WorkerSpec.of(plan, max(1, int(self.cpus_per_worker)))
+        self._actors = self._new_actors(ray, spec, min(n, len(units)))
+        idle = list(self._actors)
+        pending = list(units)
+        running: dict[Any, tuple[Any, "WorkUnit"]] = {}
+        deaths: dict[int, int] = {}
+        while pending or running:
+            while idle and pending:
+                actor, unit = idle.pop(), pending.pop(0)
+                running[actor.run_unit.remote(unit)] = (actor, unit)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                actor, unit = running.pop(ref)
+                try:
+                    records = ray.get(ref)
+                except (RayActorError, WorkerCrashedError) as exc:
+                    self._actors.remove(actor)
+                    self._pids.pop(id(actor), None)
+                    (replacement,) = self._new_actors(ray, spec, 1)
+                    self._actors.append(replacement)
+                    idle.append(replacement)
+                    deaths[unit.uid] = deaths.get(unit.uid, 0) + 1
+                    if deaths[unit.uid] > MAX_RETRIES:
+                        why = f"its Ray worker died {deaths[unit.uid]} times ({type(exc).__name__})"
+                        for i in list(unit.todo):
+                            unit.todo.remove(i)
+                            receive(unit, i, skipped_after_deaths(unit, i, why))
+                    else:
+                        pending.insert(0, unit)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a codec bug inside the actor
+                    why = f"codec error in a Ray worker: {_one_line(exc)}"
+                    records = [(i, skipped_after_deaths(unit, i, why)) for i in unit.todo]
+                for i, rec in records:
+                    if i in unit.todo:
+                        unit.todo.remove(i)
+                        receive(unit, i, rec)
+                idle.append(actor)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}"
+
+
+def make_executor(kind: str, jobs: int | None, ray_address: str | None, gpus_per_worker: float):
+    """The executor ``--executor``/``-j``/``--ray-address``/``--gpus-per-worker`` ask for."""
+    if kind == "local":
+        if ray_address or gpus_per_worker:
+            raise InvalidInput("--ray-address and --gpus-per-worker are for --executor ray")
+        return SerialExecutor() if (jobs or 1) == 1 else LocalExecutor(int(jobs))
+    if kind == "ray":
+        if gpus_per_worker < 0:
+            raise InvalidInput("--gpus-per-worker must be >= 0")
+        try:
+            ray_module()
+        except MissingExtra:
+            raise
+        return RayExecutor(jobs, ray_address, gpus_per_worker)
+    raise InvalidInput(f"unknown executor {kind!r} (local or ray)")

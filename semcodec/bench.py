@@ -42,6 +42,16 @@ class BenchPlan:
     metrics: list[str] | None = None
     out: Path = Path("results.jsonl")
     keep_images: Path | None = None  # save every reconstruction (and received texts) here
+    #: image id -> the users' questions about it (``--queries``); a query-driven codec runs once
+    #: per question, the others once per image
+    queries: dict[str, list[str]] | None = None
+
+    def questions(self, image_id: str, codec: "Codec") -> list[str | None]:
+        """The questions asked of ``codec`` on ``image_id``: with ``--queries`` every codec runs once
+        per question (``answer_match`` compares its reconstruction's answer; only a query-driven
+        codec is told the question); ``[None]``: no question (never for a query-driven codec)."""
+        asked = list((self.queries or {}).get(image_id, []))
+        return asked if (asked or codec.takes_query) else [None]
 
     def items(self) -> Iterator[tuple["DatasetImage", str, float]]:
         for image in self.images:
@@ -51,12 +61,13 @@ class BenchPlan:
 
     @property
     def total(self) -> int:
-        return len(self.images) * len(self.codecs) * len(self.snrs)
+        per_image = sum(len(self.questions(im.id, c)) for im in self.images for c in self.codecs.values())
+        return per_image * len(self.snrs)
 
 
 def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float,
-                 image_sha256: str | None) -> dict[str, Any]:
-    return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr),
+                 image_sha256: str | None, query: str | None = None) -> dict[str, Any]:
+    return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr), "query": query,
             "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
             "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256,
             "image_path": str(Path(image.path).resolve()), "dataset_path": str(Path(image.path).resolve().parent)}
@@ -115,6 +126,8 @@ class WorkUnit:
     placeholders: list[dict[str, Any]]
     #: indices into ``snrs`` still to do (a retried unit skips what a dead worker delivered)
     todo: list[int]
+    #: the user's question, for a query-driven codec
+    query: str | None = None
 
 
 @dataclass
@@ -144,7 +157,7 @@ def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, 
     codec = ctx.codecs[unit.codec_key]
     for i in unit.todo:
         placeholder = unit.placeholders[i]
-        rec = _attempt(ctx, codec, unit.snrs[i], image, load_error, placeholder, Path(unit.image_path))
+        rec = _attempt(ctx, codec, unit.snrs[i], image, load_error, placeholder, Path(unit.image_path), unit.query)
         rec["dataset"], rec["image"], rec["image_sha256"] = ctx.dataset, unit.image_id, placeholder["image_sha256"]
         rec["image_path"], rec["dataset_path"] = placeholder["image_path"], placeholder["dataset_path"]
         emit(i, rec)
@@ -185,25 +198,28 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
     results: dict[tuple[int, int], dict[str, Any]] = {}  # (unit, snr index) -> record, for the order
     units: list[WorkUnit] = []
     cached_of: dict[tuple[int, int], dict[str, Any]] = {}
-    for image in plan.images:
-        digest = file_digest(image.path)
-        for key, codec in plan.codecs.items():
-            unit = WorkUnit(len(units), image.id, str(image.path), key, list(plan.snrs), [], [])
-            for i, snr in enumerate(plan.snrs):
-                placeholder = _placeholder(plan, image, codec, snr, digest)
-                unit.placeholders.append(placeholder)
-                cached = done.get(record_key(placeholder))
-                if (cached is not None and cached["status"] != "skipped"
-                        and not _needs_metrics(cached, wanted, placeholder)
-                        and not (plan.keep_images is not None and not _kept(cached, plan.keep_images))):
-                    results[(unit.uid, i)] = cached
-                    if on_record:
-                        on_record(cached, True)
-                    continue
-                if cached is not None:
-                    cached_of[(unit.uid, i)] = cached
-                unit.todo.append(i)
-            units.append(unit)
+    digests: dict[str, str | None] = {}
+    for image, key, codec, query in ((im, k, c, q) for im in plan.images for k, c in plan.codecs.items()
+                                     for q in plan.questions(im.id, c)):
+        if image.id not in digests:
+            digests[image.id] = file_digest(image.path)
+        digest = digests[image.id]
+        unit = WorkUnit(len(units), image.id, str(image.path), key, list(plan.snrs), [], [], query)
+        for i, snr in enumerate(plan.snrs):
+            placeholder = _placeholder(plan, image, codec, snr, digest, query)
+            unit.placeholders.append(placeholder)
+            cached = done.get(record_key(placeholder))
+            if (cached is not None and cached["status"] != "skipped"
+                    and not _needs_metrics(cached, wanted, placeholder)
+                    and not (plan.keep_images is not None and not _kept(cached, plan.keep_images))):
+                results[(unit.uid, i)] = cached
+                if on_record:
+                    on_record(cached, True)
+                continue
+            if cached is not None:
+                cached_of[(unit.uid, i)] = cached
+            unit.todo.append(i)
+        units.append(unit)
 
     def receive(unit: WorkUnit, i: int, rec: dict[str, Any]) -> None:
         cached = cached_of.get((unit.uid, i))
@@ -221,12 +237,13 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
 
 
 def _attempt(plan: "BenchPlan | WorkerContext", codec: "Codec", snr: float, image: Any, load_error: str | None,
-             placeholder: dict[str, Any], source: Path) -> dict[str, Any]:
+             placeholder: dict[str, Any], source: Path, query: str | None = None) -> dict[str, Any]:
     """One transmission's record, or a ``skipped`` record saying why it could not be made."""
     reason = load_error
     if reason is None:
         try:
-            result = codec.run(image, snr_db=snr, channel=plan.channel, seed=plan.seed, metrics=plan.metrics)
+            result = codec.run(image, snr_db=snr, channel=plan.channel, seed=plan.seed, metrics=plan.metrics,
+                               query=query)
         except InvalidInput as exc:  # this image cannot go through this codec (e.g. too large)
             reason = str(exc)
         except MemoryError:
@@ -238,7 +255,7 @@ def _attempt(plan: "BenchPlan | WorkerContext", codec: "Codec", snr: float, imag
             return rec
     p = placeholder
     return {**skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
-                             p["config"], reason), "provenance": p["provenance"]}
+                             p["config"], reason), "provenance": p["provenance"], "query": p.get("query")}
 
 
 def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
@@ -246,8 +263,13 @@ def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
     digest = str((rec.get("provenance") or {}).get("config_digest", "nocfg"))[:8]
     content = str(rec.get("image_sha256") or "")[:8]
     snr = repr(float(rec["snr_db"])).replace("-", "m")
+    query = ""
+    if isinstance(rec.get("query"), str):  # one file per question too
+        import hashlib
+
+        query = "_q" + hashlib.sha256(rec["query"].encode()).hexdigest()[:8]
     return (root / rec["dataset"] / f"{rec['image']}-{content}"
-            / f"{rec['codec']}-{digest}_{rec['channel']}_{snr}dB_s{int(rec['seed'])}.png")
+            / f"{rec['codec']}-{digest}_{rec['channel']}_{snr}dB_s{int(rec['seed'])}{query}.png")
 
 
 def keep(plan: "BenchPlan | WorkerContext", placeholder: dict[str, Any], recon: Any, source: Path) -> dict[str, str]:

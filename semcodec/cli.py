@@ -112,19 +112,29 @@ def parse_snr_list(text: str) -> list[float]:
 
 def parse_options(opts: list[str] | None) -> dict[str, object]:
     """``KEY=VALUE`` strings (JSON values parsed, anything else a string) -> codec options; each
-    codec checks them against its typed :class:`~semcodec.codec.Option` declarations."""
+    codec checks them against its typed :class:`~semcodec.codec.Option` declarations. One key
+    given twice with different values (``--mcs`` and ``--opt mcs=``) is an error, not a guess."""
     import json
 
     out: dict[str, object] = {}
     for item in opts or []:
         if "=" not in item:
-            raise InvalidInput(f"--opt wants KEY=VALUE, got {item!r}")
+            raise InvalidInput(f"--opt wants KEY=VALUE, got {_short(item)}")
         key, value = item.split("=", 1)
+        key = key.strip()
         try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
+            parsed: object = json.loads(value)
+        except (ValueError, RecursionError):  # not JSON (or a 5,000-digit number): the string itself
+            parsed = value
+        if key in out and out[key] != parsed:
+            raise InvalidInput(f"option {key} is given twice, as {_short(out[key])} and {_short(parsed)}")
+        out[key] = parsed
     return out
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options: dict, device: str | None,
@@ -149,12 +159,19 @@ def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options
         hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
         raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
     design = check_snr(design_snr) if design_snr is not None else None
+    if design is not None and not cls.uses_design_snr:
+        raise InvalidInput(f"{name} does not take --design-snr: it sends the same whatever the channel")
     if bandwidth is not None and cls.rate != "budget":
+        if cls.rate == "configured":
+            raise InvalidInput(f"{name} does not take --bandwidth: its channel uses follow from its options and "
+                               f"checkpoint (see `semcodec codecs --options {name}`)")
         use = f"a fixed k/n of {cls.fixed_ratio:g}" if cls.rate == "fixed" else "a content-dependent number of"
         raise InvalidInput(f"{name} does not take --bandwidth: it uses {use} channel uses"
                            + ("" if cls.rate == "fixed" else " (records say \"variable\")"))
     ratio = parse_ratio(bandwidth) if bandwidth is not None else DEFAULT_BANDWIDTH
-    return cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
+    codec = cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
+    codec.check_config()  # e.g. no checkpoint for this budget: said now, not once per image later
+    return codec
 
 
 def check_writable(path: Path | None) -> None:
@@ -279,16 +296,16 @@ def _print_summary(rec: dict, out: Path | None) -> None:
     table.add_row("channel uses", f"{rec['channel_uses']:,}  (k/n = {rec['bandwidth_ratio']:.4f})")
     for name, s in rec["streams"].items():
         bits = f", {s['bits']:,} bits" if s.get("bits") else ""
-        table.add_row(f"  {name}", f"{s['kind']}: {s['channel_uses']:,} uses{bits}")
+        table.add_row(escape(f"  {name}"), escape(f"{s['kind']}: {s['channel_uses']:,} uses{bits}"))
     for name, value in rec["metrics"].items():
         shown = f"{value:.4g}" if value is not None else f"n/a ({rec['unavailable'].get(name, '')})"
-        table.add_row(name, shown)
+        table.add_row(escape(name), escape(shown))
     for key, t in (rec.get("texts") or {}).items():
-        table.add_row(f"text {key}", f"sent: {t.get('sent', '')!r}\nrecv: {t.get('received', '')!r}"
-                      + (f"\nfixed: {t['corrected']!r}" if t.get("corrected") else ""))
+        table.add_row(escape(f"text {key}"), escape(f"sent: {t.get('sent', '')!r}\nrecv: {t.get('received', '')!r}"
+                      + (f"\nfixed: {t['corrected']!r}" if t.get("corrected") else "")))
     table.add_row("time", f"{rec['elapsed_s']:.3f} s")
     if out:
-        table.add_row("written", str(out))
+        table.add_row("written", escape(str(out)))
     console.print(table)
 
 
@@ -308,11 +325,12 @@ def encode_cmd(
     save_signal: Annotated[Optional[Path], typer.Option("--save-signal", help="Write the received signal (npz) for `semcodec decode`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
     max_pixels: MaxPixelsOpt = None,
+    query: Annotated[Optional[str], typer.Option("--query", help="The user's question about the image: a query-driven codec (uo-isc) is told it; for any codec, answer_match compares a VQA model's answers on the original and the reconstruction.")] = None,
 ) -> None:
     """Send one image: transmitter -> channel -> receiver, and measure what arrives.
 
     Codec options: --opt KEY=VALUE, checked against what the codec declares (`semcodec codecs
-    --options NAME` lists them); an option its codec marks as a flag may also be given as --KEY VALUE.
+    --options NAME` lists them); the codecs' flags are listed below.
     """
     import json
 
@@ -330,6 +348,8 @@ def encode_cmd(
     options = parse_options(opt)
     from .registry import DEFAULT_CODEC
 
+    if codec is not None and not codec.strip():
+        raise InvalidInput("--codec needs a name (see `semcodec codecs`)")
     c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
     check_device(device)
     if image is None:
@@ -338,7 +358,8 @@ def encode_cmd(
         source, image_id = sample_image(), "sample"
     else:
         source, image_id = load_image(image), image.stem
-    result = c.run(source, snr_db=snr_db, channel=make_channel(channel), seed=seed)
+    c.operating_point(snr_db, query)  # a missing or unwanted --query is said before any work
+    result = c.run(source, snr_db=snr_db, channel=make_channel(channel), seed=seed, query=query)
     rec = result.record
     rec["image"] = image_id
     if output is not None:
@@ -371,7 +392,19 @@ def decode_cmd(
 
     codec_name, recon = decode_file(signal, device, parse_options(opt))
     save_image(recon.image, output)
-    console.print(f"{codec_name}: {recon.status}, wrote {output}")
+    console.print(escape(f"{codec_name}: {recon.status}, wrote {output}"), highlight=False)
+
+
+def _print_data(table) -> None:
+    """A results table at its natural width off a terminal (a pipe or a log has no width to keep:
+    cutting numbers to 100 columns would lose data); on a terminal, folded to fit it."""
+    if sys.stdout.isatty():
+        console.print(table)
+        return
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    Console(width=max(console.width, width)).print(table)
 
 
 def _render_tables(tables: list) -> None:
@@ -382,17 +415,17 @@ def _render_tables(tables: list) -> None:
 
     for table in tables:
         t = RichTable(title=table.title, min_width=len(table.title) + 4)  # the title on one line
-        t.add_column("codec", no_wrap=True)
-        t.add_column("k/n", justify="right", no_wrap=True)
-        t.add_column("N", justify="right", no_wrap=True)
+        t.add_column("codec", overflow="fold")  # numbers and labels fold on a narrow terminal, never cut
+        t.add_column("k/n", justify="right", overflow="fold")
+        t.add_column("N", justify="right", overflow="fold")
         for snr in table.snrs:
-            t.add_column(f"{snr:g} dB", justify="right", no_wrap=True)
+            t.add_column(f"{snr:g} dB", justify="right", overflow="fold")
         for row in table.rows:
             ns = sorted({c.n for c in row.cells.values()})
             ratio = "variable" if row.variable_rate else ("-" if row.ratio is None else f"{row.ratio:.3f}")
             t.add_row(escape(row.label), ratio, "/".join(map(str, ns)),
                       *[cell_text(row.cells.get(snr), table.metric, markup=True) for snr in table.snrs])
-        console.print(t)
+        _print_data(t)
     if tables:
         console.print("mean ± half-width of the 95 % confidence interval over N images", highlight=False)
     superseded = sum(r.superseded for t in tables for r in t.rows)
@@ -431,16 +464,19 @@ def bench_cmd(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=1024, help="Worker processes (local; default 1: this process) or Ray workers (default: one per cluster CPU).")] = None,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="auto or ray://host:port (default: a local Ray started for this run).")] = None,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0.0, max=64.0, help="GPUs each Ray worker reserves (e.g. 0.5: two workers per GPU).")] = 0.0,
+    queries: Annotated[Optional[Path], typer.Option("--queries", help='Users\' questions, JSON lines {"image": ID, "question": TEXT}: every codec runs once per question and answer_match compares the answers; a query-driven codec (uo-isc) is told the question.')] = None,
 ) -> None:
     """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable.
 
-    Codec options (--opt KEY=VALUE, or a codec's flags) go to every selected codec that declares them.
+    Codec options (--opt KEY=VALUE, or the codecs' flags listed below) go to every selected codec that
+    declares them.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import data as datasets
     from .bench import BenchPlan, run_bench
     from .report import aggregate, plot
+    from .errors import CodecNotReady
     from .registry import CODECS, load_codec, names
     from .results_file import ResultsWriter, check_results_path
 
@@ -452,9 +488,10 @@ def bench_cmd(
     check_writable(out)
     check_metric(metric)
     budgets: list[str | None] = [b.strip() for b in bandwidth.split(",") if b.strip()] if bandwidth else [None]
+    by_value: dict[float | None, str | None] = {}
     for b in budgets:
-        if b is not None:
-            parse_ratio(b)
+        by_value.setdefault(parse_ratio(b) if b is not None else None, b)  # 1/12 and 0.0833… are one budget
+    budgets = list(by_value.values())
     if keep_images is not None:
         try:
             keep_images.mkdir(parents=True, exist_ok=True)
@@ -466,45 +503,65 @@ def bench_cmd(
         for m in metric_list:
             if m not in known:
                 raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
+    from .executors import make_executor
+
+    runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     name, images = datasets.resolve(dataset, data)
     images = images[:limit] if limit else images
+    question_map = None
+    if queries is not None:
+        from .queries import read_queries
+
+        question_map = read_queries(queries, {im.id for im in images})
     options = parse_options(opt)
     skipped: dict[str, str] = {}
     instances = {}
     explicit = codecs.strip() != "all"
     wanted = [c.strip() for c in codecs.split(",") if c.strip()] if explicit else names(CODECS)
+    if not wanted:
+        raise InvalidInput("--codecs names no codec (comma-separated names, or all)")
     accepted_anywhere: set[str] = set()
     for codec_name in wanted:
         try:
             cls = load_codec(codec_name)
-            accepted = {k: v for k, v in options.items() if k in cls.options}
-            accepted_anywhere |= set(accepted)
+        except SemcodecError as exc:
+            if explicit:
+                raise
+            skipped[codec_name] = str(exc)
+            continue
+        accepted = {k: v for k, v in options.items() if k in cls.options}
+        accepted_anywhere |= set(accepted)
+        cls.parse_options(accepted)  # a bad value is the user's to fix, whichever codecs are selected
+        try:
             if not explicit:
                 ready, reason = cls.readiness()
                 if not ready:
                     skipped[codec_name] = reason
                     continue
+                if cls.takes_query and question_map is None:
+                    skipped[codec_name] = "it answers users' questions: give them with --queries FILE"
+                    continue
             for b in budgets:
                 key = codec_name if len(budgets) == 1 else f"{codec_name}@{b}"
                 instances[key] = make_codec(codec_name, b, design_snr, accepted, device)
         except SemcodecError as exc:
-            if explicit:
-                raise
+            if explicit or (accepted and not isinstance(exc, CodecNotReady)):
+                raise  # with options of the user's, a codec that cannot be built is the user's to fix
             skipped[codec_name] = str(exc)
     unused = set(options) - accepted_anywhere
-    if unused and explicit:
+    if unused:
         raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))}")
     for codec_name, reason in skipped.items():
         err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {escape(reason)}", highlight=False)
     if not instances:
         raise InvalidInput("no codec is ready to run")
     check_device(device)
-    from .executors import make_executor
-
-    runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
                      channel=make_channel(channel), seed=seed, metrics=metric_list, out=out,
-                     keep_images=keep_images)
+                     keep_images=keep_images, queries=question_map)
+    if question_map is None and any(c.takes_query for c in instances.values()):
+        asking = ", ".join(sorted({c.name for c in instances.values() if c.takes_query}))
+        raise InvalidInput(f"{asking} answers users' questions: give them with --queries FILE")
     with ResultsWriter(out) as writer, Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:
@@ -518,13 +575,13 @@ def bench_cmd(
             bar.update(task, advance=1, last=last)
 
         def on_warning(line: str) -> None:
-            err_console.print(f"[yellow]note:[/yellow] {line}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]note:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
 
         try:
             records = run_bench(plan, on_record, on_warning, writer, runner)
         except KeyboardInterrupt:
             bar.stop()
-            err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {out}; "
+            err_console.print(f"[yellow]interrupted[/yellow]: finished records are in {escape(str(out))}; "
                               "run the same command again to resume")
             raise SystemExit(130) from None
     tables = aggregate(records, metric)
@@ -532,12 +589,12 @@ def bench_cmd(
     skipped_items = [r for r in records if r.get("status") == "skipped"]
     if skipped_items:
         reasons = list(dict.fromkeys(r.get("reason", "") for r in skipped_items))
-        console.print(f"skipped {len(skipped_items)} item(s), e.g. {reasons[0]}"
-                      + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
-                      + f"; every reason is in {out}", highlight=False, soft_wrap=True)
-    console.print(f"results: {out}")
+        console.print(escape(f"skipped {len(skipped_items)} item(s), e.g. {reasons[0]}"
+                             + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
+                             + f"; every reason is in {out}"), highlight=False, soft_wrap=True)
+    console.print(escape(f"results: {out}"), highlight=False)
     if plot_path:
-        console.print(f"figure: {plot(tables, plot_path)}")
+        console.print(escape(f"figure: {plot(tables, plot_path)}"), highlight=False)
 
 
 @app.command("report")
@@ -580,14 +637,14 @@ def report_cmd(
         raise InvalidInput(f"{', '.join(map(str, results))}: no semcodec records"
                            + (f" ({'; '.join(notes)})" if notes else ""))
     for note in notes:
-        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     kept, test_made = filter_records(records, _split(codec), _split(channel), _split(dataset), allow_test_models)
     test_note = (f"left out {test_made} record(s) made with the test kit's tiny random models (not results; "
                  "--allow-test-models shows them)")
     if not kept:
         raise InvalidInput(f"no records to report: {test_note}" if test_made else "no records left after the filters")
     if test_made:
-        err_console.print(f"[yellow]note:[/yellow] {test_note}", highlight=False)
+        err_console.print(f"[yellow]note:[/yellow] {escape(test_note)}", highlight=False)
     if images and not (grid_path or html_dir):
         raise InvalidInput("--images chooses the images of --grid or --html; give one of them")
     tables = aggregate(kept, metric)
@@ -627,7 +684,7 @@ def models_list_cmd(model: ModelOpt = None) -> None:
     table.add_column("size", overflow="fold", max_width=12)
     table.add_column("here", overflow="fold")
     for st in rows:
-        here = f"[green]yes[/green] {st.path}" if st.path else "[red]no[/red]"
+        here = f"[green]yes[/green] {escape(str(st.path))}" if st.path else "[red]no[/red]"
         table.add_row(f"{st.key}\n[dim]{', '.join(st.used_by)}[/dim]", st.model_id, st.size, here)
     console.print(table)
     console.print("ids: --model COMPONENT=ID, SEMCODEC_<COMPONENT>, or \\[models] in semcodec.toml; "
@@ -644,7 +701,7 @@ def models_pull_cmd(
 
     apply_model_overrides(model)
     for key in components_for(target):
-        console.print(f"{key}: {pull(key)}")
+        console.print(escape(f"{key}: {pull(key)}"), highlight=False)
 
 
 @models_app.command("check")
@@ -667,7 +724,7 @@ def models_check_cmd(
         raise ModelUnavailable(missing_reason(missing[0], target) + (
             f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""))
     for key in keys:
-        console.print(f"[green]ok[/green] {key}: {check(key)}")
+        console.print(f"[green]ok[/green] {escape(f'{key}: {check(key)}')}")
 
 
 @train_app.command("deep-jscc")
@@ -714,7 +771,7 @@ def train_deep_jscc_cmd(
 
         card = train_deep_jscc(config, out, resume=resume, progress=progress,
                                command="semcodec " + " ".join(sys.argv[1:]))
-    console.print(f"wrote {out} (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)")
+    console.print(escape(f"wrote {out}") + f" (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)")
 
 
 @train_app.command("adjscc")
@@ -763,7 +820,65 @@ def train_adjscc_cmd(
 
     train_adaptive(config, out, resume=resume, progress=progress,
                    command="semcodec " + " ".join(sys.argv[1:]))
-    console.print(f"wrote {out}")
+    console.print(escape(f"wrote {out}"), highlight=False)
+
+
+@train_app.command("uo-isc")
+def train_uo_isc_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write (.safetensors; a .json card and a .state.pt beside it).")],
+    images: Annotated[Path, typer.Option("--images", help="Folder of the training images (COCO train2014 for VQAv2).")],
+    queries: Annotated[Optional[Path], typer.Option("--queries", help='Questions as JSON lines {"image": ID, "question": TEXT} (ids: files of --images).')] = None,
+    vqa_questions: Annotated[Optional[Path], typer.Option("--vqa-questions", help="A VQAv2 questions JSON (instead of --queries).")] = None,
+    coco_instances: Annotated[Optional[Path], typer.Option("--coco-instances", help="COCO instance annotations: train on the paper's 'unseen objects' split (no animal images).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N questions.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1)] = 20000,
+    phase2_at: Annotated[float, typer.Option("--phase2-at", min=0.0, max=1.0, help="Fraction of the steps after which the adversarial phase starts.")] = 0.5,
+    batch: Annotated[int, typer.Option("--batch", min=1)] = 4,
+    lr: Annotated[float, typer.Option("--lr", min=1e-12, max=10.0)] = 1e-4,
+    layers: Annotated[str, typer.Option("--layers", help="CLIPSeg vision layers sent (1-based, comma-separated).")] = "3,6,9,12",
+    reduce_dim: Annotated[int, typer.Option("--reduce-dim", min=1, max=4096, help="Per-token width after projection (a multiple of 32): sets the payload.")] = 64,
+    width: Annotated[int, typer.Option("--width", min=4, max=1024, help="Decoder channels.")] = 64,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="FiLM query alignment (off: the paper's ablation).")] = True,
+    relevance_weight: Annotated[float, typer.Option("--relevance-weight", min=0.0, help="Weight of the user-intent relevance loss (0: no VLM needed).")] = 0.1,
+    save_every: Annotated[int, typer.Option("--save-every", min=1)] = 500,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
+    model: ModelOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
+) -> None:
+    """Train UO-ISC in two phases (reconstruction + VQ + relevance, then adversarial)."""
+    from .queries import read_vqav2, samples_from_queries, unseen_objects_split
+    from .uo_isc_training import UoIscTrainConfig, train_uo_isc
+
+    check_output(out, (".safetensors",))
+    apply_model_overrides(model)
+    check_device(device)
+    if (queries is None) == (vqa_questions is None):
+        raise InvalidInput("give the questions with exactly one of --queries FILE or --vqa-questions FILE")
+    try:
+        layer_list = [int(x) for x in layers.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInput(f"--layers wants comma-separated layer numbers, got {layers!r}") from None
+    if queries is not None:
+        samples = samples_from_queries(queries, images)[:limit] if limit else samples_from_queries(queries, images)
+        data = f"queries {queries} on {images}"
+    else:
+        samples = read_vqav2(vqa_questions, images, limit)
+        data = f"VQAv2 {vqa_questions} on {images}"
+    if coco_instances is not None:
+        samples, held_out = unseen_objects_split(samples, coco_instances)
+        data += f"; unseen-objects split: {len(samples)} training questions without animals, {len(held_out)} held out"
+    config = UoIscTrainConfig(data=data, steps=steps, phase2_at=phase2_at, batch=batch, lr=lr, layers=layer_list,
+                              reduce_dim=reduce_dim, width=width, align=align, relevance_weight=relevance_weight,
+                              save_every=save_every, seed=seed, device=device, warmup=min(500, max(1, steps // 20)))
+
+    def progress(step: int, phase: str, loss: float, critic: float | None) -> None:
+        if step % 10 == 0 or step == steps:
+            tail = "" if critic is None else f"  critic {critic:.4f}"
+            err_console.print(f"step {step}/{steps}  phase {phase}  loss {loss:.4f}{tail}", highlight=False)
+
+    train_uo_isc(config, samples, out, resume=resume, progress=progress, command="semcodec " + " ".join(sys.argv[1:]))
+    console.print(escape(f"wrote {out}"), highlight=False)
 
 
 def _one_line(text: str) -> str:
@@ -783,13 +898,13 @@ def _usage_error(exc: Exception) -> str:
 CODEC_FLAG_COMMANDS = ("encode", "bench")
 
 
-def codec_flags() -> dict[str, tuple[str, object, bool]]:
-    """``--flag`` -> (option key, its :class:`~semcodec.codec.Option`, negated) for every option
-    a registered codec marks ``flag=True`` (a bool one also as ``--no-flag``). A codec that
-    fails to import is left out here; using it reports why."""
+def codec_flags() -> dict[str, list[tuple[str, str, object, bool]]]:
+    """``--flag`` -> every ``(codec, option key, Option, negated)`` declaring it: each option a
+    registered codec marks ``flag=True`` (a bool one also as ``--no-flag``). A codec that fails
+    to import is left out here; using it reports why."""
     from .registry import CODECS, load_codec, registered
 
-    out: dict[str, tuple[str, object, bool]] = {}
+    out: dict[str, list[tuple[str, str, object, bool]]] = {}
     for name in registered(CODECS):
         try:
             specs = load_codec(name).option_specs()
@@ -798,24 +913,56 @@ def codec_flags() -> dict[str, tuple[str, object, bool]]:
         for key, spec in specs.items():
             if spec.flag:
                 dashed = key.replace("_", "-")
-                out.setdefault(f"--{dashed}", (key, spec, False))
+                out.setdefault(f"--{dashed}", []).append((name, key, spec, False))
                 if spec.kind is bool:
-                    out.setdefault(f"--no-{dashed}", (key, spec, True))
+                    out.setdefault(f"--no-{dashed}", []).append((name, key, spec, True))
     return out
+
+
+def _selected_codecs(args: list[str]) -> set[str] | None:
+    """The codecs ``--codec``/``-c``/``--codecs`` name in ``args`` (``None``: the default or all)."""
+    names: set[str] = set()
+    for i, token in enumerate(args):
+        flag, eq, value = token.partition("=")
+        if flag in ("--codec", "-c", "--codecs"):
+            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            names |= {v.strip() for v in value.split(",") if v.strip()}
+    return None if not names or "all" in names else names
+
+
+def _flag_help(command: str) -> None:
+    """List the codecs' flags in ``encode --help`` / ``bench --help`` (built only when asked)."""
+    lines = []
+    for flag, decls in sorted(codec_flags().items()):
+        if flag.startswith("--no-"):
+            continue
+        spec = decls[0][2]
+        shown = f"{flag} / --no-{flag[2:]}" if spec.kind is bool else f"{flag} VALUE"
+        lines.append(f"{shown} ({', '.join(sorted({d[0] for d in decls}))}): {spec.help}")
+    epilog = ("Codec flags, each the same as --opt KEY=VALUE for the codecs that declare it:\n\n"
+              + "\n\n".join(lines)) if lines else None
+    for info in app.registered_commands:
+        if info.name == command:
+            info.epilog = epilog
 
 
 def codec_flags_as_options(argv: list[str]) -> list[str]:
     """``encode``/``bench`` arguments with each codec-declared flag rewritten as ``--opt``
     (``--mcs qpsk-1/2`` -> ``--opt mcs=qpsk-1/2``, ``--paste-slice`` -> ``--opt paste_slice=true``),
-    so codecs own their flags and the command line names none. Codec classes are imported only
-    when a ``--token`` is not one of the command's own options; anything else is left for the
+    so codecs own their flags and the command line names none. A flag is read as the selected
+    codecs declare it; two of them declaring it differently is an error. Codec classes are imported
+    only when a ``--token`` is not one of the command's own options; anything else is left for the
     parser to judge (an unknown flag is still a one-line usage error)."""
     at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if at is None or argv[at] not in CODEC_FLAG_COMMANDS:
         return argv
+    if "--help" in argv[at + 1:]:
+        _flag_help(argv[at])
+        return argv
     command = typer.main.get_command(app).commands[argv[at]]  # type: ignore[attr-defined]
     own = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
     out, rest = argv[: at + 1], argv[at + 1:]
+    selected = _selected_codecs(rest)
     flags: dict | None = None
     i = 0
     while i < len(rest):
@@ -826,17 +973,23 @@ def codec_flags_as_options(argv: list[str]) -> list[str]:
         name, eq, value = token.partition("=")
         if token.startswith("--") and name not in own:
             flags = codec_flags() if flags is None else flags
-            key, spec, negated = flags.get(name, (None, None, False))
-            if key is not None and spec.kind is bool and not eq:
-                out += ["--opt", f"{key}={'false' if negated else 'true'}"]
-                i += 1
-                continue
-            if key is not None and not negated:
-                if not eq and i + 1 >= len(rest):
-                    raise InvalidInput(f"{name} needs a value ({spec.describe()})")
-                out += ["--opt", f"{key}={value if eq else rest[i + 1]}"]
-                i += 1 if eq else 2
-                continue
+            decls = [d for d in flags.get(name, []) if selected is None or d[0] in selected]
+            if len({(d[1], d[2].kind is bool, d[3]) for d in decls}) > 1:
+                raise InvalidInput(f"{name} means different things to {', '.join(sorted({d[0] for d in decls}))}; "
+                                   f"use --opt {decls[0][1]}=VALUE")
+            if decls:
+                _, key, spec, negated = decls[0]
+                if spec.kind is bool and not eq:
+                    out += ["--opt", f"{key}={'false' if negated else 'true'}"]
+                    i += 1
+                    continue
+                if not negated:
+                    if not eq and (i + 1 >= len(rest) or rest[i + 1].startswith("-") and len(rest[i + 1]) > 1
+                                   and not rest[i + 1][1:2].isdigit()):
+                        raise InvalidInput(f"{name} needs a value ({spec.describe()})")
+                    out += ["--opt", f"{key}={value if eq else rest[i + 1]}"]
+                    i += 1 if eq else 2
+                    continue
         out.append(token)
         i += 1
     return out

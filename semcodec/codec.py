@@ -81,7 +81,10 @@ class Option:
         if value is None and self.default is None:
             return None
         kind = self.kind
-        bad = InvalidInput(f"{codec}: option {name}={value!r} is not valid ({self.describe()})")
+        if kind is str and self.default is None and isinstance(value, str) and not value.strip():
+            return None  # --mcs= is "not given", not a configuration of its own
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:59] + "…"
+        bad = InvalidInput(f"{codec}: option {name}={shown} is not valid ({self.describe()})")
         try:
             if kind is bool:
                 if isinstance(value, bool):
@@ -135,14 +138,15 @@ class OperatingPoint:
         matched: no design SNR was requested, so ``design_snr_db`` is the channel's.
         channel_snr_db: the channel SNR itself, given only to a codec that declares
             ``sees_channel_snr = True`` (it models feedback); ``None`` for every other codec.
+        query: the user's question (UO-ISC): it comes from the receiving user, so the
+            transmitter knows it; only a codec with ``takes_query = True`` gets one.
     """
 
     design_snr_db: float
     matched: bool = False
     channel_snr_db: float | None = None
-
-    def as_record(self) -> dict[str, Any]:
-        return {"design_snr_db": self.design_snr_db, "matched": self.matched}
+    #: the receiving user's question, for a query-driven codec (``takes_query``); else ``None``
+    query: str | None = None
 
 
 @dataclass
@@ -180,12 +184,21 @@ class Codec(ABC):
     #: How the codec uses the channel. ``"budget"``: at most ``floor(bandwidth * 3HW)`` channel
     #: uses, header included (checked in :meth:`run` for every image); ``"fixed"``: a ratio of
     #: its own (``fixed_ratio``), so ``--bandwidth`` is refused; ``"variable"``: it depends on
-    #: the content (texts), so ``--bandwidth`` is refused and records say ``"variable"``.
+    #: the content (texts), so ``--bandwidth`` is refused and records say ``"variable"``;
+    #: ``"configured"``: a payload its options and checkpoint set (whatever the image), so
+    #: ``--bandwidth`` is refused and the options say how to change it.
     rate: ClassVar[str] = "budget"
     fixed_ratio: ClassVar[float | None] = None
     #: Whether :meth:`encode` may see the channel SNR (a codec modelling feedback); the others
     #: get only the design SNR in their :class:`OperatingPoint`.
     sees_channel_snr: ClassVar[bool] = False
+    #: Whether the transmitter's behaviour depends on the design SNR (MCS, checkpoint, an SNR
+    #: input); one that sends the same whatever the channel refuses ``--design-snr`` and its
+    #: records carry no effective design SNR.
+    uses_design_snr: ClassVar[bool] = True
+    #: Whether the codec serves a user's question (``encode --query``, ``bench --queries``); its
+    #: records carry ``query`` and the ``answer_match`` metric applies.
+    takes_query: ClassVar[bool] = False
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
@@ -223,6 +236,11 @@ class Codec(ABC):
         """The codec's options as :class:`Option` objects (plain defaults wrapped)."""
         return {key: spec if isinstance(spec, Option) else Option(spec)
                 for key, spec in cls.options.items()}
+
+    def check_config(self) -> None:
+        """Raise a one-line :class:`InvalidInput` when this configuration cannot run at all (no
+        checkpoint for the budget, a file that is not one): called before a bench starts, so a
+        configuration error is not reported once per image. Cheap; loads nothing heavy."""
 
     # -- readiness -------------------------------------------------------------------------
     @classmethod
@@ -272,9 +290,14 @@ class Codec(ABC):
                 raise SignalFileError(f"stream {name!r} has {got} symbols; its header implies {count}")
 
     # -- operating point -------------------------------------------------------------------
-    def operating_point(self, channel_snr_db: float | None = None) -> OperatingPoint:
+    def operating_point(self, channel_snr_db: float | None = None, query: str | None = None) -> OperatingPoint:
         """What the transmitter knows for a run over a channel at ``channel_snr_db``: the requested
-        design SNR, or the channel's when none was requested (then ``channel_snr_db`` is needed)."""
+        design SNR, or the channel's when none was requested (then ``channel_snr_db`` is needed);
+        and the user's question, which a query-driven codec needs (another codec is not told it:
+        the question is then only asked of its reconstruction, by ``answer_match``)."""
+        query = " ".join(str(query).split()) if query is not None else None
+        if self.takes_query and not query:
+            raise InvalidInput(f"{self.name} needs the user's question: --query TEXT (bench: --queries FILE)")
         if self.design_snr_db is not None:
             design, matched = float(self.design_snr_db), False
         elif channel_snr_db is not None:
@@ -282,7 +305,7 @@ class Codec(ABC):
         else:
             raise InvalidInput(f"{self.name} needs a design SNR (--design-snr) to encode")
         seen = float(channel_snr_db) if self.sees_channel_snr and channel_snr_db is not None else None
-        return OperatingPoint(design, matched, seen)
+        return OperatingPoint(design, matched, seen, (query or None) if self.takes_query else None)
 
     def config(self) -> dict[str, Any]:
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
@@ -338,12 +361,15 @@ class Codec(ABC):
         channel: "Channel",
         seed: int = 0,
         metrics: list[str] | None = None,
+        query: str | None = None,
     ) -> RunResult:
-        """Encode, send through ``channel`` at ``snr_db``, decode, and measure."""
+        """Encode, send through ``channel`` at ``snr_db``, decode, and measure (``query``: the
+        user's question, for a query-driven codec)."""
         from .metrics import compute_metrics, score_texts
 
-        op = self.operating_point(snr_db)
-        self._tx_info = {}  # facts of this run's encode only
+        op = self.operating_point(snr_db, query)
+        query = " ".join(query.split()) if query else None
+        self._tx_info = {"query": query} if query else {}  # facts of this run's encode only
         t0 = time.perf_counter()
         signal = self.encode(image, op)
         t1 = time.perf_counter()
@@ -434,10 +460,11 @@ def build_record(codec: Codec, op: OperatingPoint, signal: Signal, recon: Recons
         "semcodec_version": __version__,
         "config": codec.config(),
         "record_version": RECORD_VERSION,
-        "effective_design_snr_db": op.design_snr_db,
+        "effective_design_snr_db": op.design_snr_db if codec.uses_design_snr else None,
+        "query": codec.transmitter_info().get("query"),
         "image_size": [int(h), int(w)],
         "info": recon.info,
-        "transmitter": {k: v for k, v in codec.transmitter_info().items() if k != "texts"},
+        "transmitter": {k: v for k, v in codec.transmitter_info().items() if k not in ("texts", "query")},
         "provenance": codec.provenance(metrics),
     }
     return record

@@ -89,7 +89,7 @@ def skipped_after_deaths(unit: "WorkUnit", i: int, why: str) -> dict[str, Any]:
     p = unit.placeholders[i]
     return {**skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
                              p["config"], why), "provenance": p["provenance"], "image_sha256": p["image_sha256"],
-            "image_path": p["image_path"], "dataset_path": p["dataset_path"]}
+            "image_path": p["image_path"], "dataset_path": p["dataset_path"], "query": p.get("query")}
 
 
 def cores() -> int:

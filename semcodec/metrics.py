@@ -46,6 +46,11 @@ class Metric:
         """Why this metric cannot run on this machine at all (cheap; ``None`` if it can)."""
         return None
 
+    @classmethod
+    def not_applicable(cls, data: "MetricInput") -> str | None:
+        """Why this metric does not apply to this transmission (checked first; ``None``: it does)."""
+        return None
+
     def __call__(self, data: MetricInput) -> float:
         raise NotImplementedError
 
@@ -199,7 +204,8 @@ def compute_metrics(
             unavailable[name] = "not requested"
             continue
         try:  # a metric that fails (broken model folder, plugin bug) is null with its reason
-            reason = load_metric(name).unavailable_reason()
+            metric_cls = load_metric(name)
+            reason = metric_cls.not_applicable(data) or metric_cls.unavailable_reason()
             if reason:
                 unavailable[name] = reason
                 continue
@@ -296,6 +302,37 @@ class ChrF(Metric):
 
         scores = [_sentence(sacrebleu.sentence_chrf, hyp, ref) for hyp, ref in _text_pairs(data)]
         return float(sum(scores) / len(scores))
+
+
+class AnswerMatch(Metric):
+    """UO-ISC's answer match: 1 when a VQA model answers the user's question (``--query``) alike on
+    the original and on the reconstruction (rules by question type, :mod:`semcodec.answer_match`),
+    else 0; its mean over a dataset is the answer match rate."""
+
+    name = "answer_match"
+
+    @classmethod
+    def not_applicable(cls, data: "MetricInput") -> str | None:
+        if not data.tx_info.get("query"):
+            return "the codec answers no query (answer_match is for query-driven codecs such as uo-isc)"
+        return None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        from .extras import missing_reason as missing_extra
+        from .models.source import missing_reason
+
+        return missing_extra(("transformers",), cls.name) or missing_reason("vqa")
+
+    def __call__(self, data: MetricInput) -> float:
+        from .answer_match import answers_match
+        from .models.captioner import VQA
+
+        question = str(data.tx_info["query"])
+        vqa = VQA()
+        original = vqa.answer(data.source, question)
+        rebuilt = vqa.answer(data.reconstruction.image.cpu(), question)
+        return 1.0 if answers_match(question, original, rebuilt) else 0.0
 
 
 class ClipCos(Metric):

@@ -29,7 +29,7 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 FORMATS = ("table", "csv", "markdown", "json")
 UNITS = {"psnr": "dB"}
 NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CLIP cosine", "bleu": "BLEU",
-         "chrf": "chrF"}
+         "chrf": "chrF", "answer_match": "answer match rate"}
 
 
 def t95(dof: int) -> float:
@@ -72,12 +72,15 @@ class Table:
     snrs: list[float]
     rows: list[Row]
     images: int = 0
+    #: the items are (image, question) pairs (a bench with --queries)
+    questions: bool = False
 
     @property
     def title(self) -> str:
         unit = f" ({UNITS[self.metric]})" if self.metric in UNITS else ""
         return (f"{self.dataset}, {channel_name(self.channel)}: "
-                f"mean {NAMES.get(self.metric, self.metric)}{unit} over {self.images} images")
+                f"mean {NAMES.get(self.metric, self.metric)}{unit} over {self.images} "
+                + ("(image, question) pairs" if self.questions else "images"))
 
 
 def channel_name(channel: str) -> str:
@@ -174,10 +177,11 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
             cfg = recs[0].get("config") or {}
             by_snr: dict[float, dict[str, dict[str, Any]]] = {}
             superseded = 0
-            for r in recs:  # one record per image and SNR: of an edited image, the current version
+            for r in recs:  # one record per item and SNR: of an edited image, the current version
                 cell = by_snr.setdefault(float(r["snr_db"]), {})
-                superseded += r["image"] in cell
-                cell[r["image"]] = _preferred(cell[r["image"]], r) if r["image"] in cell else r
+                item = item_key(r)
+                superseded += item in cell
+                cell[item] = _preferred(cell[item], r) if item in cell else r
             snrs |= set(by_snr)
             cells = {snr: _cell(list(rs.values()), metric) for snr, rs in by_snr.items()}
             images |= {i for rs in by_snr.values() for i, r in rs.items()
@@ -195,8 +199,15 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
             if row.test_models:
                 row.label += " (TEST MODELS: not results)"
         rows.sort(key=lambda r: (r.label.split(" [")[0], r.ratio or 0.0, r.label))
-        tables.append(Table(metric, dataset, channel, sorted(snrs), rows, len(images)))
+        asked = any(r.get("query") for recs in groups.values() for r in recs)
+        tables.append(Table(metric, dataset, channel, sorted(snrs), rows, len(images), asked))
     return tables
+
+
+def item_key(rec: dict[str, Any]) -> str:
+    """What one averaged item is: an image, or an (image, question) pair under ``--queries``."""
+    query = rec.get("query")
+    return rec["image"] if not isinstance(query, str) else f"{rec['image']} | {query}"
 
 
 def _cell(recs: list[dict[str, Any]], metric: str) -> Cell:

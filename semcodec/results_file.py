@@ -148,9 +148,11 @@ def migrate(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _image_part(rec: dict[str, Any]) -> list[Any]:
     """The image's content digest, when the record has one: another folder with the same name,
-    or an edited image, is other work."""
+    or an edited image, is other work; and the user's question, when there is one (a query-driven
+    codec sends other things for other questions)."""
     digest = rec.get("image_sha256")
-    return [digest] if isinstance(digest, str) else []
+    query = rec.get("query")
+    return ([digest] if isinstance(digest, str) else []) + ([["query", query]] if isinstance(query, str) else [])
 
 
 def record_key(rec: dict[str, Any]) -> str:

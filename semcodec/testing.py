@@ -124,6 +124,28 @@ def _clip(folder: Path) -> Path:
     return path
 
 
+def _clipseg(folder: Path) -> Path:
+    """A tiny CLIPSeg laid out as ``CIDAS/clipseg-rd64-refined`` is: a CLIPSegForImageSegmentation
+    (the segmentation decoder included, which UO-ISC does not load), a ViT image processor at 352
+    px and a CLIP tokenizer."""
+    from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPSegProcessor, ViTImageProcessor
+
+    tok = _tokenizer(bos="<|startoftext|>", eos="<|endoftext|>", pad="<|endoftext|>", max_len=77)
+    config = CLIPSegConfig(
+        text_config={"vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                     "num_attention_heads": 2, "max_position_embeddings": 77,
+                     "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 4,
+                       "num_attention_heads": 2, "image_size": 224, "patch_size": 16},
+        projection_dim=16, extract_layers=[1, 2, 3], reduce_dim=16)
+    path = folder / "clipseg"
+    CLIPSegForImageSegmentation(config).eval().save_pretrained(path)
+    image_processor = ViTImageProcessor(size={"height": 352, "width": 352}, image_mean=[0.485, 0.456, 0.406],
+                                        image_std=[0.229, 0.224, 0.225])
+    CLIPSegProcessor(image_processor=image_processor, tokenizer=tok).save_pretrained(path)
+    return path
+
+
 def _stable_diffusion(folder: Path) -> tuple[Path, Path]:
     import torch
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -197,7 +219,9 @@ def build_tiny_models(folder: str | os.PathLike) -> dict[str, str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sd, ip = _stable_diffusion(folder)
-    paths = {"captioner": _llava(folder), "blip": _blip(folder), "speller": _bart(folder), "clip": _clip(folder),
+    llava = _llava(folder)
+    paths = {"captioner": llava, "vqa": llava, "relevance_vlm": llava, "blip": _blip(folder),
+             "speller": _bart(folder), "clip": _clip(folder), "clipseg": _clipseg(folder),
              "generator": sd, "ip_adapter": ip, "segmenter": _fcn(folder)}
     out = {k: str(v) for k, v in paths.items()}
     from .provenance import mark_test_model

@@ -54,6 +54,8 @@ def test_every_codec_keeps_its_budget_or_says_it_is_variable(small_image, tiny_m
     from semcodec.signal import budget_uses
 
     cls = load_codec(codec)
+    if cls.rate == "configured":  # its payload follows from a trained checkpoint: tests/test_uo_isc.py checks it
+        pytest.skip(f"{codec}: channel uses set by its checkpoint (checked against the arithmetic elsewhere)")
     opts = {k: v for k, v in TINY_OPTS.items() if k in cls.option_specs()}
     image = small_image[:, :96, :128]
     rec = cls(**opts).run(image, snr_db=8.0, channel=AWGNChannel(), seed=1, metrics=["psnr"]).record

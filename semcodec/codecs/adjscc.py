@@ -103,6 +103,9 @@ class AdaptiveJsccCodec(Codec):
             return True, ""
         return False, "no adjscc checkpoint ships with this install (train one: `semcodec train adjscc`)"
 
+    def check_config(self) -> None:
+        self.link(self._checkpoint())  # an adjscc checkpoint that serves this budget
+
     def provenance_checkpoints(self) -> dict[str, str]:
         ckpt = self._checkpoint()
         return {ckpt.name: file_sha256(ckpt.path)}

@@ -132,6 +132,12 @@ class DeepJsccCodec(Codec):
             raise InvalidInput("deep-jscc needs a design SNR (--design-snr) to choose its checkpoint")
         return choose_checkpoint(self.bandwidth, design_snr_db)
 
+    def check_config(self) -> None:
+        if self.opts["checkpoint"]:
+            self.link(self.checkpoint())  # a file that is a deep-jscc checkpoint of this budget
+        else:
+            choose_checkpoint(self.bandwidth, 10.0)  # some shipped checkpoint serves this budget
+
     def provenance_checkpoints(self) -> dict[str, str]:
         if self.opts["checkpoint"]:
             ckpt = self.checkpoint()

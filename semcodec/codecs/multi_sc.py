@@ -131,6 +131,11 @@ class MultiScCodec(SemanticCodec):
         return {f"slice:{c.name}": file_sha256(c.path) for c in shipped_checkpoints()
                 if math.isclose(c.bandwidth_ratio, bw, rel_tol=0.02)}
 
+    def check_config(self) -> None:
+        from .deep_jscc import choose_checkpoint
+
+        choose_checkpoint(float(self.opts["slice_bandwidth"]), 10.0)  # a shipped network serves the slice
+
     def _slice_link(self, ckpt) -> "AnalogLink":
         """The slice's analog link: a shipped deep-JSCC network at ``slice_bandwidth``."""
         from .deep_jscc import analog_link

@@ -27,6 +27,7 @@ class VlmCscCodec(SemanticCodec):
     name = "vlm-csc"
     needs = "BLIP and SD 1.5 weights (`semcodec models pull vlm-csc`); a GPU"
     components = ("blip", "generator")
+    uses_design_snr = False  # a caption, uncoded or at a fixed LDPC rate: nothing depends on the SNR
     header_schema = Obj({"height": SIDE, "width": SIDE, "text_lengths": TEXT_LENGTHS})
 
     def _analyse(self, image: "Tensor") -> str:

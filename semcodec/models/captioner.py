@@ -83,10 +83,12 @@ class BlipCaptioner:
 
 
 class VQA:
-    """Answers a question about an image with the LLaVA captioner's model (loaded once)."""
+    """Answers a question about an image with a LLaVA (component ``vqa``; by default the same
+    model as the captioner), greedily, loaded once."""
 
-    def __init__(self, device: str | None = None, max_new_tokens: int = 16, codec: str | None = None) -> None:
+    def __init__(self, device: str | None = None, max_new_tokens: int = 20, codec: str | None = None) -> None:
         self._llava = LlavaCaptioner(device, max_new_tokens, codec)
+        self._llava.component = "vqa"
 
     def answer(self, image, question: str) -> str:
         return self._llava.ask([image], question)[0]

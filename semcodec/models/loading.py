@@ -27,6 +27,11 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
     cache_key = (key + variant, path, dev)
     if cache_key not in _LOADED:
         role = component(key).role
+        if key != "segmenter":  # every component but torchvision's FCN is a transformers/diffusers model
+            from ..extras import require as require_extra
+
+            require_extra(("transformers", "diffusers") if key in ("generator", "ip_adapter") else ("transformers",),
+                          role)
         check_layout(key, path, role)
         quiet_libraries()
         try:
@@ -40,14 +45,22 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
 
 
 def quiet_libraries() -> None:
-    """No per-load progress bars or advice from transformers/diffusers: the CLI has its own."""
-    import transformers
-    from diffusers.utils import logging as diffusers_logging
+    """No per-load progress bars or advice from transformers/diffusers: the CLI has its own (each
+    only if installed: a torchvision component needs neither)."""
+    try:
+        import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+    try:
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.set_verbosity_error()
+        diffusers_logging.disable_progress_bar()
+    except ImportError:
+        pass
 
 
 def hf_pair(processor_class: str, model_class: str) -> Callable[[str, str], tuple[Any, Any]]:

@@ -50,7 +50,13 @@ COMPONENTS: dict[str, Component] = {c.key: c for c in (
     Component("segmenter", TORCHVISION_FCN, FCN_FILE,
               "FCN-ResNet50 (COCO with VOC labels) segmenter", "0.14 GB"),
     Component("clip", "openai/clip-vit-base-patch32", "config.json",
-              "CLIP ViT-B/32 (clip_cos metric, UO-ISC)", "0.6 GB"),
+              "CLIP ViT-B/32 (clip_cos metric)", "0.6 GB"),
+    Component("clipseg", "CIDAS/clipseg-rd64-refined", "config.json",
+              "CLIPSeg ViT-B/16: UO-ISC's frozen image encoder and query embedding", "0.6 GB"),
+    Component("vqa", "llava-hf/llava-interleave-qwen-0.5b-hf", "config.json",
+              "VQA model of the answer_match metric (default: the captioner's LLaVA)", "1.8 GB"),
+    Component("relevance_vlm", "llava-hf/llava-interleave-qwen-0.5b-hf", "config.json",
+              "frozen VLM of UO-ISC's user-intent relevance loss (training only)", "1.8 GB"),
 )}
 
 _overrides: dict[str, str] = {}

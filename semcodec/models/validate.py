@@ -18,9 +18,14 @@ from ..errors import ModelUnavailable
 REQUIRED: dict[str, tuple[str, ...]] = {
     "captioner": ("config.json", "preprocessor_config.json|processor_config.json",
                   "tokenizer.json|tokenizer.model|tokenizer_config.json"),
+    "vqa": ("config.json", "preprocessor_config.json|processor_config.json",
+            "tokenizer.json|tokenizer.model|tokenizer_config.json"),
+    "relevance_vlm": ("config.json", "preprocessor_config.json|processor_config.json",
+                      "tokenizer.json|tokenizer.model|tokenizer_config.json"),
     "blip": ("config.json", "preprocessor_config.json|processor_config.json", "tokenizer.json|vocab.txt"),
     "speller": ("config.json", "tokenizer.json|vocab.json|tokenizer.model"),
     "clip": ("config.json", "preprocessor_config.json|processor_config.json", "tokenizer.json|vocab.json"),
+    "clipseg": ("config.json", "preprocessor_config.json|processor_config.json", "tokenizer.json|vocab.json"),
     "generator": ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
                   "tokenizer", "scheduler"),
     "ip_adapter": ("models/ip-adapter_sd15.bin|models/ip-adapter_sd15.safetensors",
@@ -33,6 +38,9 @@ MODEL_TYPES: dict[str, tuple[str, ...]] = {
     "blip": ("blip",),
     "speller": ("bart", "mbart"),
     "clip": ("clip",),
+    "clipseg": ("clipseg",),
+    "vqa": ("llava", "llava_next", "llava_onevision"),
+    "relevance_vlm": ("llava", "llava_next", "llava_onevision"),
 }
 
 

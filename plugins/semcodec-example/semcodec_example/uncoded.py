@@ -26,6 +26,7 @@ class UncodedAnalogCodec(Codec):
     needs = "nothing (example plugin)"
     rate = "fixed"  # two pixel values per channel use, whatever --bandwidth says (so it is refused)
     fixed_ratio = 0.5
+    uses_design_snr = False  # it sends the same symbols whatever the channel (so --design-snr is refused)
     # A typed option: `--opt estimator=zf`, or `--estimator zf` (flag=True makes it a flag of
     # `encode` and `bench`); `semcodec codecs --options uncoded-analog` lists it.
     options = {"estimator": Option("lmmse", "receiver estimator: lmmse (conj(h) y / (|h|^2 + N0)) or zf (y / h)",

@@ -1,0 +1,258 @@
+"""Two-phase training of UO-ISC (``semcodec train uo-isc``).
+
+Phase 1 (until ``phase2_at`` of the steps): reconstruction (L1 on pixels + a perceptual term) +
+the VQ loss + the user-intent relevance loss (a frozen VLM compares original and reconstruction
+under the question, :mod:`semcodec.models.relevance`). Phase 2 adds the adversarial loss: a
+PatchGAN critic with spectral norm trained with WGAN-GP. Adam (betas 0.5, 0.999), generator lr
+1e-4 and critic lr 1e-5 by default, linear warm-up then cosine decay, gradient clipping at 1.
+
+The perceptual term compares the frozen CLIPSeg vision tower's hidden states of the
+reconstruction with the original's (the paper used VGG features; CLIPSeg is already loaded and
+is what the transmitter sees). The training channel is noiseless, as in the paper; the channel
+enters at evaluation (``semcodec bench``).
+
+Every ``save_every`` steps the checkpoint (``.safetensors``: the trainable network, its
+architecture and extracted layers in the metadata), its JSON card and a ``.state.pt`` (critic,
+optimisers, step, random states) are written atomically, so ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .queries import Sample
+
+
+@dataclass
+class UoIscTrainConfig:
+    """Everything that determines a run (written into the card)."""
+
+    data: str
+    steps: int = 20000
+    phase2_at: float = 0.5
+    batch: int = 4
+    lr: float = 1e-4
+    lr_d: float = 1e-5
+    warmup: int = 500
+    layers: list[int] = field(default_factory=lambda: [3, 6, 9, 12])
+    reduce_dim: int = 64
+    group: int = 32
+    codebook: int = 64
+    levels: int = 4
+    width: int = 64
+    align: bool = True
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 1.0
+    relevance_weight: float = 0.1
+    adv_weight: float = 0.01
+    gp_weight: float = 10.0
+    seed: int = 0
+    device: str = "cpu"
+    save_every: int = 500
+
+
+#: What --resume may change: when and where the run goes on, not what it computes.
+RESUMABLE_CHANGES = frozenset({"steps", "warmup", "save_every", "device"})
+
+
+def _load(sample: "Sample", size: int):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from .imageio import open_rgb
+
+    img = open_rgb(sample.image).resize((size, size), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def gradient_penalty(critic, real, fake):
+    """WGAN-GP: ``(||grad critic(mix)|| - 1)^2`` on random interpolates of real and fake."""
+    import torch
+
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def generator_loss(net, towers, relevance, x, hidden, text, questions: list[str], layers: tuple[int, ...],
+                   config: UoIscTrainConfig):
+    """Phase 1's loss on a batch: ``(reconstruction, L1 + perceptual + VQ + relevance)``."""
+    import torch
+
+    recon, _, vq_loss = net(hidden, text)
+    loss = config.pixel_weight * (recon - x).abs().mean() + vq_loss
+    if config.perceptual_weight:
+        feats = towers.hidden_states(recon, layers)
+        loss = loss + config.perceptual_weight * torch.stack(
+            [(f - h).square().mean() for f, h in zip(feats, hidden)]).mean()
+    if relevance is not None:
+        loss = loss + config.relevance_weight * relevance(recon, x, questions)
+    return recon, loss
+
+
+def critic_step(critic, optimizer, real, fake, config: UoIscTrainConfig) -> float:
+    """One WGAN-GP critic update; returns its loss."""
+    loss = critic(fake).mean() - critic(real).mean() + config.gp_weight * gradient_penalty(critic, real, fake)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
+
+
+def _lr_factor(step: int, config: UoIscTrainConfig) -> float:
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save(out: Path, net, layers: list[int], card: dict, state: dict | None = None) -> None:
+    """Checkpoint (+ card, + training state) written atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    meta = {"architecture": json.dumps(net.architecture()), "extract_layers": json.dumps(layers)}
+    _atomic(out, lambda p: save_file(tensors, str(p), metadata=meta))
+    _atomic(out.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    if state is not None:
+        _atomic(out.with_suffix(".state.pt"), lambda p: torch.save(state, p))
+
+
+def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, resume: bool = False,
+                 progress: Callable[[int, str, float, float | None], None] | None = None,
+                 command: str | None = None) -> dict:
+    """Train (or resume) and write ``out`` with its card; returns the card.
+
+    ``progress(step, phase, generator_loss, critic_loss)`` after every step."""
+    import torch
+    from safetensors.torch import load_file
+
+    from .models.clipseg import ClipSegTowers
+    from .models.relevance import RelevanceLoss
+    from .networks.uo_isc import PatchDiscriminator, UoIscNet
+
+    if not samples:
+        raise InvalidInput("no training sample")
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    towers = ClipSegTowers(config.device, "uo-isc training")
+    depth = towers.num_layers
+    if not config.layers or any(not 1 <= i <= depth for i in config.layers):
+        raise InvalidInput(f"--layers must be between 1 and {depth} (the CLIPSeg vision tower's depth)")
+    size = towers.image_size
+    try:
+        net = UoIscNet(towers.hidden_size, towers.text_dim, len(config.layers), config.reduce_dim, config.group,
+                       config.codebook, config.levels, config.width, config.align)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    device = torch.device(config.device)
+    net.to(device).train()
+    critic = PatchDiscriminator(min(64, config.width)).to(device).train()
+    opt_g = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr_d, betas=(0.5, 0.999))
+    relevance = RelevanceLoss(config.device) if config.relevance_weight > 0 else None
+    layers = tuple(config.layers)
+    start, seconds = 0, 0.0
+    state_path = out.with_suffix(".state.pt")
+    if resume:
+        if not state_path.is_file():
+            raise InvalidInput(f"--resume: {state_path} does not exist (remove --resume to start over)")
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        old = state["config"]
+        changed = {k for k, v in asdict(config).items() if old.get(k) != v} - RESUMABLE_CHANGES
+        if changed:
+            raise InvalidInput(f"--resume: the run was made with other {', '.join(sorted(changed))}")
+        net.load_state_dict(load_file(str(out), device=str(device)))
+        critic.load_state_dict(state["critic"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        start, seconds = int(state["step"]), float(state["seconds"])
+        rng.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+    t0 = time.time() - seconds
+    history: list[dict] = list(state.get("history", [])) if resume else []
+    g_value, d_value = float("nan"), None
+    for step in range(start, config.steps):
+        for opt, base in ((opt_g, config.lr), (opt_d, config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * _lr_factor(step, config)
+        batch = [samples[rng.randrange(len(samples))] for _ in range(config.batch)]
+        x = torch.stack([_load(s, size) for s in batch]).to(device)
+        questions = [s.question for s in batch]
+        with torch.no_grad():
+            hidden = towers.hidden_states(x, layers)
+            text = towers.text_features(questions).to(device)
+        phase = "2" if step >= config.phase2_at * config.steps else "1"
+        recon, loss = generator_loss(net, towers, relevance, x, hidden, text, questions, layers, config)
+        if phase == "2":
+            d_value = critic_step(critic, opt_d, x, recon.detach(), config)
+            loss = loss - config.adv_weight * critic(recon).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt_g.step()
+        g_value = float(loss.item())
+        done = step + 1
+        if progress:
+            progress(done, phase, g_value, d_value)
+        if done % config.save_every == 0 or done == config.steps:
+            history.append({"step": done, "phase": phase, "loss": round(g_value, 5),
+                            "critic_loss": None if d_value is None else round(d_value, 5)})
+            card = _card(config, net, samples, done, time.time() - t0, history, int(hidden[0].shape[1]), command)
+            state = {"critic": critic.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                     "step": done, "seconds": time.time() - t0, "python_rng": rng.getstate(),
+                     "torch_rng": torch.get_rng_state(), "config": asdict(config), "history": history}
+            save(out, net, list(layers), card, state)
+    return json.loads(out.with_suffix(".json").read_text())
+
+
+def _card(config: UoIscTrainConfig, net, samples, steps: int, seconds: float, history: list[dict], tokens: int,
+          command: str | None) -> dict:
+    import platform
+
+    import torch
+
+    from .models.source import model_id
+    from .provenance import component_provenance
+
+    return {
+        "model": "uo-isc (Huang & Wong 2025): CLIPSeg features, FiLM query alignment, segment-wise VQ, conv decoder",
+        "architecture": net.architecture(),
+        "extract_layers": list(config.layers),
+        "payload_bits_per_image": tokens * len(config.layers) * (config.reduce_dim // config.group)
+        * net.vq.bits_per_index,
+        "tokens_per_layer": tokens,
+        "clipseg": {"id": model_id("clipseg"), **component_provenance("clipseg")},
+        "relevance_vlm": model_id("relevance_vlm") if config.relevance_weight > 0 else None,
+        "data": config.data,
+        "samples": len(samples),
+        "steps_done": steps,
+        "train_seconds": round(seconds, 1),
+        "hardware": {"device": config.device, "machine": platform.machine(), "cpus": os.cpu_count(),
+                     "torch": torch.__version__},
+        "history": history,
+        "config": asdict(config),
+        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+    }

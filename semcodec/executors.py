@@ -92,6 +92,20 @@ def skipped_after_deaths(unit: "WorkUnit", i: int, why: str) -> dict[str, Any]:
             "image_path": p["image_path"], "dataset_path": p["dataset_path"], "query": p.get("query")}
 
 
+def retry_or_give_up(unit: "WorkUnit", deaths: dict[int, int], pending: list["WorkUnit"], receive: Receive,
+                     what: str) -> None:
+    """A unit whose worker died: back to the front of the queue, or — after :data:`MAX_RETRIES`
+    retries — a ``skipped`` record for each item it still had, saying why (``what`` died how)."""
+    deaths[unit.uid] = deaths.get(unit.uid, 0) + 1
+    if deaths[unit.uid] <= MAX_RETRIES:
+        pending.insert(0, unit)
+        return
+    why = f"its {what} {deaths[unit.uid]} times"
+    for i in list(unit.todo):
+        unit.todo.remove(i)
+        receive(unit, i, skipped_after_deaths(unit, i, why))
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -210,16 +224,8 @@ class LocalExecutor:
                 continue
             unit, code = slot.unit, slot.process.exitcode
             self._slots[n] = _Slot(ctx, spec, outbox)
-            if unit is None or not unit.todo:
-                continue
-            deaths[unit.uid] = deaths.get(unit.uid, 0) + 1
-            if deaths[unit.uid] > MAX_RETRIES:
-                why = f"its worker died {deaths[unit.uid]} times (last exit code {code})"
-                for i in list(unit.todo):
-                    unit.todo.remove(i)
-                    receive(unit, i, skipped_after_deaths(unit, i, why))
-            else:
-                pending.insert(0, unit)
+            if unit is not None and unit.todo:
+                retry_or_give_up(unit, deaths, pending, receive, f"worker (last exit code {code}) died")
 
     def _stop(self) -> None:
         for slot in self._slots:
@@ -347,14 +353,7 @@ class RayExecutor:
                     (replacement,) = self._new_actors(ray, spec, 1)
                     self._actors.append(replacement)
                     idle.append(replacement)
-                    deaths[unit.uid] = deaths.get(unit.uid, 0) + 1
-                    if deaths[unit.uid] > MAX_RETRIES:
-                        why = f"its Ray worker died {deaths[unit.uid]} times ({type(exc).__name__})"
-                        for i in list(unit.todo):
-                            unit.todo.remove(i)
-                            receive(unit, i, skipped_after_deaths(unit, i, why))
-                    else:
-                        pending.insert(0, unit)
+                    retry_or_give_up(unit, deaths, pending, receive, f"Ray worker ({type(exc).__name__}) died")
                     continue
                 except Exception as exc:  # noqa: BLE001 - a codec bug inside the actor
                     why = f"codec error in a Ray worker: {_one_line(exc)}"

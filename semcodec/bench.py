@@ -48,10 +48,12 @@ class BenchPlan:
 
     def questions(self, image_id: str, codec: "Codec") -> list[str | None]:
         """The questions asked of ``codec`` on ``image_id``: with ``--queries`` every codec runs once
-        per question (``answer_match`` compares its reconstruction's answer; only a query-driven
-        codec is told the question); ``[None]``: no question (never for a query-driven codec)."""
-        asked = list((self.queries or {}).get(image_id, []))
-        return asked if (asked or codec.takes_query) else [None]
+        per question on the images asked about (``answer_match`` compares its reconstruction's
+        answer; only a query-driven codec is told the question); without, ``[None]`` (no question;
+        a query-driven codec then has nothing to do)."""
+        if self.queries is None:
+            return [] if codec.takes_query else [None]
+        return list(self.queries.get(image_id, []))  # an image nobody asked about is not benched
 
     def items(self) -> Iterator[tuple["DatasetImage", str, float]]:
         for image in self.images:

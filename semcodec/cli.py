@@ -507,12 +507,13 @@ def bench_cmd(
 
     runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     name, images = datasets.resolve(dataset, data)
-    images = images[:limit] if limit else images
     question_map = None
     if queries is not None:
         from .queries import read_queries
 
         question_map = read_queries(queries, {im.id for im in images})
+        images = [im for im in images if im.id in question_map]  # only the images asked about
+    images = images[:limit] if limit else images
     options = parse_options(opt)
     skipped: dict[str, str] = {}
     instances = {}
@@ -859,6 +860,10 @@ def train_uo_isc_cmd(
         layer_list = [int(x) for x in layers.split(",") if x.strip()]
     except ValueError:
         raise InvalidInput(f"--layers wants comma-separated layer numbers, got {layers!r}") from None
+    if not layer_list or len(set(layer_list)) != len(layer_list):
+        raise InvalidInput(f"--layers wants distinct layer numbers, e.g. 3,6,9,12; got {layers!r}")
+    if coco_instances is not None and vqa_questions is None:
+        raise InvalidInput("--coco-instances splits COCO images by their ids: it needs --vqa-questions")
     if queries is not None:
         samples = samples_from_queries(queries, images)[:limit] if limit else samples_from_queries(queries, images)
         data = f"queries {queries} on {images}"

@@ -296,6 +296,8 @@ class Codec(ABC):
         and the user's question, which a query-driven codec needs (another codec is not told it:
         the question is then only asked of its reconstruction, by ``answer_match``)."""
         query = " ".join(str(query).split()) if query is not None else None
+        if query and len(query) > 1000:
+            raise InvalidInput(f"the question is {len(query):,} characters long; at most 1,000 are taken")
         if self.takes_query and not query:
             raise InvalidInput(f"{self.name} needs the user's question: --query TEXT (bench: --queries FILE)")
         if self.design_snr_db is not None:

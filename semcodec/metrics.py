@@ -314,7 +314,7 @@ class AnswerMatch(Metric):
     @classmethod
     def not_applicable(cls, data: "MetricInput") -> str | None:
         if not data.tx_info.get("query"):
-            return "the codec answers no query (answer_match is for query-driven codecs such as uo-isc)"
+            return "no question was asked (encode --query, bench --queries)"
         return None
 
     @classmethod

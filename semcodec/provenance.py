@@ -145,17 +145,19 @@ def metric_model_identity(rec: dict[str, Any], metric: str) -> Any:
 
 def metric_models(metrics: list[str] | None) -> dict[str, dict[str, Any]]:
     """The pretrained models behind the requested metrics that are usable here (CLIP for
-    ``clip_cos``, AlexNet for ``lpips``): their numbers depend on them too."""
+    ``clip_cos``, AlexNet for ``lpips``, the VQA model for ``answer_match``): their numbers depend
+    on them too."""
     from .metrics import ALEXNET_FILE
     from .models.source import torch_hub_dir
     from .registry import METRICS, names
 
     wanted = names(METRICS) if metrics is None else metrics
     out: dict[str, dict[str, Any]] = {}
-    if "clip_cos" in wanted:
-        clip = component_provenance("clip")
-        if clip["revision"] is not None:
-            out["clip_cos"] = clip
+    for metric, key in (("clip_cos", "clip"), ("answer_match", "vqa")):
+        if metric in wanted:
+            model = component_provenance(key)
+            if model["revision"] is not None:
+                out[metric] = model
     if "lpips" in wanted:
         alex = torch_hub_dir() / "checkpoints" / ALEXNET_FILE
         if alex.is_file():

@@ -49,7 +49,7 @@ def read_queries(path: str | Path, image_ids: set[str] | None = None) -> dict[st
     check_readable_file(path, "--queries")
     out: dict[str, list[str]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM is not part of line 1
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"--queries {path}: cannot read it ({type(exc).__name__})") from None
     for n, line in enumerate(lines, 1):
@@ -123,8 +123,11 @@ def unseen_objects_split(samples: list[Sample], instances: str | Path) -> tuple[
         data = json.loads(Path(instances).read_text(encoding="utf-8"))
         animal_ids = {c["id"] for c in data["categories"] if c["name"] in ANIMALS}
         with_animals = {str(a["image_id"]) for a in data["annotations"] if a["category_id"] in animal_ids}
+        annotated = {str(a["image_id"]) for a in data["annotations"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DatasetError(f"{instances}: not COCO instance annotations ({type(exc).__name__})") from None
+    if not any(s.image_id in annotated for s in samples):
+        raise DatasetError(f"{instances}: annotates none of the training images (another COCO split?)")
     train = [s for s in samples if s.image_id not in with_animals]
     test = [s for s in samples if s.image_id in with_animals]
     return train, test

@@ -179,8 +179,11 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     if resume:
         if not state_path.is_file():
             raise InvalidInput(f"--resume: {state_path} does not exist (remove --resume to start over)")
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        old = state["config"]
+        try:
+            state = torch.load(state_path, map_location=device, weights_only=False)
+            old = state["config"]
+        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say so in one line
+            raise InvalidInput(f"--resume: {state_path} is not this trainer's state ({type(exc).__name__})") from None
         changed = {k for k, v in asdict(config).items() if old.get(k) != v} - RESUMABLE_CHANGES
         if changed:
             raise InvalidInput(f"--resume: the run was made with other {', '.join(sorted(changed))}")

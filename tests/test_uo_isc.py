@@ -258,3 +258,32 @@ def test_question_files_vqav2_and_the_unseen_objects_split(tmp_path):
                                                      {"image_id": 2, "category_id": 3}]}))
     train, test = unseen_objects_split(samples, instances)
     assert [s.image_id for s in train] == ["2"] and [s.image_id for s in test] == ["1"]
+
+
+def test_mismatched_checkpoints_long_questions_and_tampered_headers_are_one_line_errors(kit, kodak_dir, tmp_path):
+    import numpy as np
+
+    from semcodec.codecs.uo_isc import load_checkpoint
+    from semcodec.uo_isc_training import save
+
+    image = kodak_dir / "kodim23.png"
+    net, _, card = load_checkpoint(str(kit["ckpt"]), "cpu")
+    other = tmp_path / "l12.safetensors"
+    save(other, net, [3, 6, 9, 12], card)  # the training default: deeper than the tiny CLIPSeg
+    assert_clean_error(*call_cli("encode", image, "--codec", "uo-isc", "--query", "what?", "--opt",
+                                 f"checkpoint={other}"), "this CLIPSeg has 4")
+    assert_clean_error(*call_cli("encode", image, "--codec", "uo-isc", "--query", "a" * 1001, "--opt",
+                                 f"checkpoint={kit['ckpt']}"), "at most 1,000")
+    signal = tmp_path / "s.npz"
+    code, _, err = call_cli("encode", image, "--codec", "uo-isc", "--query", "what?", "--snr", "8", "--opt",
+                            f"checkpoint={kit['ckpt']}", "--save-signal", signal)
+    assert code == 0, err
+    with np.load(signal) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["header"]["index_bits"] = 5
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    tampered = tmp_path / "t.npz"
+    np.savez(tampered, **arrays)
+    assert_clean_error(*call_cli("decode", tampered, "-o", tmp_path / "o.png", "--opt", f"checkpoint={kit['ckpt']}"),
+                       "the receiver's checkpoint sends")

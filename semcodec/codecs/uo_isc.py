@@ -136,6 +136,24 @@ class UoIscCodec(Codec):
         elif not Path(str(path)).is_file():
             raise InvalidInput(f"uo-isc checkpoint {path!r} is not a file")
 
+    def _model(self):
+        """``(network, layers, towers)``: the checkpoint, checked against this machine's CLIPSeg
+        (its layers exist, its widths are the ones the network was trained on)."""
+        net, layers, _ = self._checkpoint()
+        towers = self._towers()
+        arch = net.architecture()
+        problems = []
+        if len(layers) != arch["layers"] or len(set(layers)) != len(layers):
+            problems.append(f"its extract_layers {list(layers)} do not fit its {arch['layers']} projected layers")
+        elif any(not 1 <= i <= towers.num_layers for i in layers):
+            problems.append(f"it uses CLIPSeg layers {list(layers)}; this CLIPSeg has {towers.num_layers}")
+        if arch["hidden"] != towers.hidden_size or arch["text_dim"] != towers.text_dim:
+            problems.append(f"it was trained on a CLIPSeg of width {arch['hidden']} / text {arch['text_dim']}; "
+                            f"this one has {towers.hidden_size} / {towers.text_dim}")
+        if problems:
+            raise InvalidInput(f"uo-isc checkpoint {Path(str(self.opts['checkpoint'])).name}: {problems[0]}")
+        return net, layers, towers
+
     def provenance_checkpoints(self) -> dict[str, str]:
         from ..checkpoints import file_sha256
 
@@ -163,8 +181,9 @@ class UoIscCodec(Codec):
         query = op.query
         if not query:
             raise InvalidInput("uo-isc needs the user's question: --query TEXT")
-        net, layers, _ = self._checkpoint()
-        towers = self._towers()
+        if self.opts["link"] == "8psk" and self.opts["mcs"]:
+            raise InvalidInput("uo-isc: --mcs is for the ldpc link; the 8psk link is uncoded")
+        net, layers, towers = self._model()
         with torch.no_grad():
             hidden = towers.hidden_states(image.unsqueeze(0), layers)
             text = towers.text_features([query]).to(hidden[0].device)
@@ -193,17 +212,33 @@ class UoIscCodec(Codec):
         return Signal({"indices": stream}, header, header_bits)
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
+        """The header must describe what this receiver's checkpoint sends (index count and width,
+        a question, a payload of exactly those bits); then the symbols those imply."""
+        from ..errors import SignalFileError
         from ..links.digital import DigitalLink
         from ..phy import psk
+        from ..phy.mcs import mcs_index
 
+        net, _, towers = self._model()
+        tokens = 1 + (towers.image_size // towers.patch_size) ** 2
+        count = net.vq.layers * tokens * (net.vq.dim // net.vq.group)
+        if header["index_bits"] != net.vq.bits_per_index or header["indices"] != count:
+            raise SignalFileError(f"header: {header['indices']} indices of {header['index_bits']} bits; the "
+                                  f"receiver's checkpoint sends {count} of {net.vq.bits_per_index}")
+        if not str(header["query"]).strip():
+            raise SignalFileError("header: the question is empty")
         n_bits = header["indices"] * header["index_bits"]
         if header["link"] == "8psk":
             return {"indices": math.ceil(n_bits / psk.BITS_PER_SYMBOL)}
-        if "payload_bytes" not in header or "mcs" not in header:
-            from ..errors import SignalFileError
-
-            raise SignalFileError("header: the ldpc link needs mcs and payload_bytes")
-        return {"indices": DigitalLink.from_header(header).symbols_for(header["payload_bytes"])}
+        if "payload_bytes" not in header or "mcs" not in header or "mcs_index" not in header:
+            raise SignalFileError("header: the ldpc link needs mcs, mcs_index and payload_bytes")
+        link = DigitalLink.from_header(header)
+        if mcs_index(link.mcs) != header["mcs_index"]:
+            raise SignalFileError("header: mcs and mcs_index disagree")
+        if header["payload_bytes"] != math.ceil(n_bits / 8):
+            raise SignalFileError(f"header: payload_bytes {header['payload_bytes']} is not the "
+                                  f"{math.ceil(n_bits / 8)} bytes of {n_bits} bits")
+        return {"indices": link.symbols_for(header["payload_bytes"])}
 
     def decode(self, received: "Received") -> Reconstruction:
         import torch
@@ -214,7 +249,7 @@ class UoIscCodec(Codec):
         from ..phy.mcs import bytes_to_bits
 
         hdr = received.header
-        net, layers, _ = self._checkpoint()
+        net, layers, towers = self._model()
         if hdr["checkpoint"] != self._checkpoint_id():
             raise InvalidInput(f"uo-isc: the signal was sent with checkpoint {hdr['checkpoint'][:19]}…, "
                                "the receiver has another (--opt checkpoint=PATH)")
@@ -231,7 +266,6 @@ class UoIscCodec(Codec):
         lay, groups = net.vq.layers, net.vq.dim // net.vq.group
         indices = indices.reshape(1, lay, count // (lay * groups), groups)
         self._last_received = indices[0]
-        towers = self._towers()
         with torch.no_grad():
             text = towers.text_features([str(hdr["query"])])
             device = next(net.parameters()).device

@@ -38,6 +38,10 @@ class ClipSegTowers:
         return int(size.get("height") or size.get("shortest_edge"))
 
     @property
+    def patch_size(self) -> int:
+        return int(self.parts()[1].config.vision_config.patch_size)
+
+    @property
     def hidden_size(self) -> int:
         return int(self.parts()[1].config.vision_config.hidden_size)
 

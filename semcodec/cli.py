@@ -350,7 +350,9 @@ def encode_cmd(
 
     if codec is not None and not codec.strip():
         raise InvalidInput("--codec needs a name (see `semcodec codecs`)")
-    c = make_codec(codec or DEFAULT_CODEC, bandwidth, design_snr, options, device, explicit=codec is not None)
+    name = codec or DEFAULT_CODEC
+    options = {k[len(name) + 1:] if k.startswith(f"{name}.") else k: v for k, v in options.items()}
+    c = make_codec(name, bandwidth, design_snr, options, device, explicit=codec is not None)
     check_device(device)
     if image is None:
         from .sample import sample_image
@@ -469,7 +471,7 @@ def bench_cmd(
     """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable.
 
     Codec options (--opt KEY=VALUE, or the codecs' flags listed below) go to every selected codec that
-    declares them.
+    declares them; --opt CODEC.KEY=VALUE to one codec only (--opt uo-isc.checkpoint=PATH).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -530,8 +532,12 @@ def bench_cmd(
                 raise
             skipped[codec_name] = str(exc)
             continue
-        accepted = {k: v for k, v in options.items() if k in cls.options}
+        # KEY=VALUE goes to every codec that declares KEY; CODEC.KEY=VALUE to that codec only
+        accepted = {k: v for k, v in options.items() if "." not in k and k in cls.options}
         accepted_anywhere |= set(accepted)
+        scoped = {k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(f"{codec_name}.")}
+        accepted.update(scoped)
+        accepted_anywhere |= {f"{codec_name}.{k}" for k in scoped}
         cls.parse_options(accepted)  # a bad value is the user's to fix, whichever codecs are selected
         try:
             if not explicit:
@@ -551,7 +557,8 @@ def bench_cmd(
             skipped[codec_name] = str(exc)
     unused = set(options) - accepted_anywhere
     if unused:
-        raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))}")
+        raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))} (CODEC.KEY=VALUE gives "
+                           "an option to one codec)")
     for codec_name, reason in skipped.items():
         err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {escape(reason)}", highlight=False)
     if not instances:
@@ -681,7 +688,9 @@ def models_list_cmd(model: ModelOpt = None) -> None:
     table = Table(title="pretrained components")
     # Ids are never cut: they are what a user copies into --model or `models pull`. Fits 100 columns.
     table.add_column("component / used by", overflow="fold", max_width=22)
-    table.add_column("id", overflow="fold", min_width=min(48, max((len(st.model_id) for st in rows), default=2)))
+    longest = max((len(st.model_id) for st in rows), default=2)
+    # whole ids where 100 columns are there; on a narrower terminal they fold rather than vanish
+    table.add_column("id", overflow="fold", min_width=min(48, longest) if console.width >= 100 else None)
     table.add_column("size", overflow="fold", max_width=12)
     table.add_column("here", overflow="fold")
     for st in rows:

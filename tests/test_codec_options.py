@@ -122,3 +122,17 @@ def test_shell_completion_completes_commands_and_options():
     env.update(COMP_WORDS="semcodec bench --cod", COMP_CWORD="2")
     out = subprocess.run([sys.executable, "-m", "semcodec"], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["--codecs"], out.stderr
+
+
+def test_an_option_scoped_to_one_codec_reaches_only_that_codec(kodak_dir, tmp_path):
+    out = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", "kodak24", "--data", kodak_dir, "--codecs", "bpg-ldpc,deep-jscc", "--limit", "1",
+                            "--snr", "8", "--metrics", "psnr", "--opt", "bpg-ldpc.mcs=qpsk-1/2", "--out", out)
+    assert code == 0, err
+    options = {json.loads(line)["codec"]: json.loads(line)["config"]["options"] for line in out.read_text().splitlines()}
+    assert options["bpg-ldpc"]["mcs"] == "qpsk-1/2" and "mcs" not in options["deep-jscc"]
+    assert_clean_error(*call_cli("bench", "kodak24", "--data", kodak_dir, "--codecs", "deep-jscc", "--limit", "1",
+                                 "--opt", "bpg-ldpc.mcs=qpsk-1/2", "--out", out), "CODEC.KEY=VALUE")
+    code, out_text, err = call_cli("encode", "--codec", "bpg-ldpc", "--opt", "bpg-ldpc.mcs=qpsk-1/2", "--snr", "8",
+                                   "--json")
+    assert code == 0 and _record(out_text)["transmitter"]["mcs"] == "qpsk-1/2", err

@@ -886,12 +886,23 @@ def train_uo_isc_cmd(
                               reduce_dim=reduce_dim, width=width, align=align, relevance_weight=relevance_weight,
                               save_every=save_every, seed=seed, device=device, warmup=min(500, max(1, steps // 20)))
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    # On a terminal a progress bar; in a log (a background run) a line every 10 steps.
+    bar = Progress(TextColumn("[bold]uo-isc[/bold] phase {task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   console=err_console, transient=True, disable=not err_console.is_terminal)
+    task = bar.add_task("train", total=steps, phase="1", losses="")
+
     def progress(step: int, phase: str, loss: float, critic: float | None) -> None:
-        if step % 10 == 0 or step == steps:
-            tail = "" if critic is None else f"  critic {critic:.4f}"
+        tail = "" if critic is None else f"  critic {critic:.4f}"
+        bar.update(task, completed=step, phase=phase, losses=f"loss {loss:.4f}{tail}")
+        if not err_console.is_terminal and (step % 10 == 0 or step == steps):
             err_console.print(f"step {step}/{steps}  phase {phase}  loss {loss:.4f}{tail}", highlight=False)
 
-    train_uo_isc(config, samples, out, resume=resume, progress=progress, command="semcodec " + " ".join(sys.argv[1:]))
+    with bar:
+        train_uo_isc(config, samples, out, resume=resume, progress=progress,
+                     command="semcodec " + " ".join(sys.argv[1:]))
     console.print(escape(f"wrote {out}"), highlight=False)
 
 

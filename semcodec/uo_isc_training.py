@@ -120,16 +120,12 @@ def _lr_factor(step: int, config: UoIscTrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save(out: Path, net, layers: list[int], card: dict, state: dict | None = None) -> None:
     """Checkpoint (+ card, + training state) written atomically."""
     import torch
     from safetensors.torch import save_file
+
+    from .adaptive_training import _atomic_write as _atomic
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}

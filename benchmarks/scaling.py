@@ -8,12 +8,20 @@ Each configuration is a fresh ``semcodec bench`` process writing a fresh results
 cached work, no warm codec caches), so what is compared is what a user would see; process start
 (~1-2 s) and, for Ray, starting a local cluster (~5 s) are inside the timing, as they are for a
 user. Ratios are against local 1 job of the same run; with ``--repeats`` the median is quoted.
+
+CPU time (user + system, of the bench process and every process it waited for) is measured too:
+"cores busy" = CPU time / wall time. One job that already keeps ``c`` of the machine's ``C`` cores
+busy can be sped up by more jobs at most ``C / c`` times (the same work, at best the same CPU time
+per record) — the table prints that bound next to what was measured. Ray's own processes are not
+children of the bench, so its CPU column counts only the driver.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,8 +39,13 @@ CONFIGS = [("local, 1 job", ["--executor", "local", "-j", "1"]),
            ("ray, 2 workers", ["--executor", "ray", "-j", "2"])]
 
 
-def bench(data: str, images: int | None, extra: list[str], metrics: str | None) -> tuple[float, int]:
-    """Wall time of one fresh ``semcodec bench`` process and the records it wrote."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench(data: str, images: int | None, extra: list[str], metrics: str | None) -> tuple[float, int, float]:
+    """Wall time of one fresh ``semcodec bench`` process, the records it wrote, and its CPU time."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.jsonl"
         cmd = [sys.executable, "-m", "semcodec", "bench", "kodak24", "--data", data, "--codecs",
@@ -41,12 +54,12 @@ def bench(data: str, images: int | None, extra: list[str], metrics: str | None) 
             cmd += ["--limit", str(images)]
         if metrics:
             cmd += ["--metrics", metrics]
-        t0 = time.perf_counter()
+        cpu0, t0 = _children_cpu(), time.perf_counter()
         run = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         if run.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed: {run.stderr.strip()[-500:]}")
-        return wall, sum(1 for line in out.read_text().splitlines() if line.strip())
+        return wall, sum(1 for line in out.read_text().splitlines() if line.strip()), cpu
 
 
 def main() -> None:
@@ -60,26 +73,34 @@ def main() -> None:
     rows, table = [], {}
     for name, extra in CONFIGS:
         runs = [bench(args.data, args.images, extra, None) for _ in range(args.repeats)]
-        wall = statistics.median(w for w, _ in runs)
+        wall = statistics.median(w for w, _, _ in runs)
+        cpu = statistics.median(c for _, _, c in runs)
         records = runs[0][1]
         table[name] = {"wall_s": round(wall, 2), "records": records, "records_per_s": round(records / wall, 3),
-                       "walls": [round(w, 2) for w, _ in runs]}
+                       "walls": [round(w, 2) for w, _, _ in runs], "cpu_s": round(cpu, 1),
+                       "cores_busy": round(cpu / wall, 2)}
     base = table["local, 1 job"]["records_per_s"]
     for name, row in table.items():
         row["vs_local_1_job"] = round(row["records_per_s"] / base, 3)
-        rows.append([name, row["records"], row["wall_s"], row["records_per_s"], row["vs_local_1_job"]])
+        rows.append([name, row["records"], row["wall_s"], row["records_per_s"], row["vs_local_1_job"],
+                     row["cpu_s"], row["cores_busy"]])
     print(f"kodak24, first {args.images} images x 8 SNRs x {{bpg-ldpc, deep-jscc}}, default metrics")
-    print_table(["executor", "records", "wall s", "records/s", "x local 1 job"], rows)
+    print_table(["executor", "records", "wall s", "records/s", "x local 1 job", "cpu s", "cores busy"], rows)
+    n_cores = len(os.sched_getaffinity(0))
+    bound = round(n_cores / table["local, 1 job"]["cores_busy"], 2)
+    print(f"one job keeps {table['local, 1 job']['cores_busy']} of {n_cores} cores busy: more jobs can "
+          f"speed it up at most {bound}x (at equal CPU time per record)")
     ray_vs_local = {n: round(table[f"ray, {n} worker{'s' if n > 1 else ''}"]["records_per_s"]
                              / table[f"local, {n} job{'s' if n > 1 else ''}"]["records_per_s"], 3) for n in (1, 2)}
     print(f"ray / local at equal workers: {json.dumps(ray_vs_local)}")
     full = {}
     if args.full:
         for name, extra in CONFIGS[:2]:
-            wall, records = bench(args.data, None, extra, None)
-            full[name] = {"wall_s": round(wall, 1), "records": records}
-            print(f"full kodak24 sweep, {name}: {records} records in {wall:.1f} s")
+            wall, records, cpu = bench(args.data, None, extra, None)
+            full[name] = {"wall_s": round(wall, 1), "records": records, "cpu_s": round(cpu, 1)}
+            print(f"full kodak24 sweep, {name}: {records} records in {wall:.1f} s ({cpu:.0f} CPU s)")
     path = write_json("scaling", {"images": args.images, "snrs": SNRS, "configs": table,
+                                  "cores": n_cores, "bound_for_more_jobs": bound,
                                   "ray_vs_local_equal_workers": ray_vs_local, "full_sweep": full})
     print(f"wrote {path}")
 

@@ -74,12 +74,16 @@ class WorkerSpec:
 
 
 def limit_threads(threads: int) -> None:
-    """Workers share the machine's cores: each computes with ``threads`` of them (torch, numba)."""
+    """Workers share the machine's cores: each computes with ``threads`` of them (torch, numba,
+    x265 and libde265) — more threads than cores per worker only makes them wait on each other."""
     os.environ["NUMBA_NUM_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
+    from .source_coding.hevc import set_threads
+
     torch.set_num_threads(threads)
+    set_threads(threads)
 
 
 def skipped_after_deaths(unit: "WorkUnit", i: int, why: str) -> dict[str, Any]:
@@ -169,6 +173,11 @@ class LocalExecutor:
     def __init__(self, jobs: int) -> None:
         if jobs < 1:
             raise InvalidInput("--jobs must be at least 1")
+        if jobs > cores():
+            # Each worker loads its own models (a torch process is ~0.5 GB before any model): more
+            # workers than cores cost memory and buy nothing.
+            raise InvalidInput(f"-j {jobs}: this machine gives this process {cores()} cores, so at most "
+                               f"-j {cores()} local workers (--executor ray spreads work over more machines)")
         self.jobs = jobs
         self._slots: list[_Slot] = []
 
@@ -280,6 +289,9 @@ class RayExecutor:
 
     def __init__(self, workers: int | None = None, address: str | None = None, gpus_per_worker: float = 0.0,
                  cpus_per_worker: float | None = None) -> None:
+        if address is None and workers is not None and workers > cores():
+            raise InvalidInput(f"-j {workers}: a Ray started here shares this machine's {cores()} cores, so at most "
+                               f"-j {cores()} workers (--ray-address joins a cluster with more)")
         self.workers = workers
         self.address = address
         self.gpus_per_worker = float(gpus_per_worker)

@@ -97,3 +97,21 @@ def test_bench_cli_takes_jobs_and_refuses_bad_executor_flags(tiny_kodak, tmp_pat
     assert_clean_error(*call_cli("bench", tiny_kodak, "--executor", "spark", "--out", out), "local or ray")
     assert_clean_error(*call_cli("bench", tiny_kodak, "--ray-address", "auto", "--out", out), "--executor ray")
     assert_clean_error(*call_cli("bench", tiny_kodak, "-j", "0", "--out", out), "-j")
+    # More local workers than cores: each would load its own models for nothing — refused up front.
+    many = str(len(os.sched_getaffinity(0)) + 1)
+    assert_clean_error(*call_cli("bench", tiny_kodak, "--codecs", "bpg-ldpc", "-j", many, "--out", out), "cores")
+    assert_clean_error(*call_cli("bench", tiny_kodak, "--codecs", "bpg-ldpc", "--executor", "ray", "-j", many,
+                                 "--out", out), "cores")
+    assert len(read_results(out).records) == 3  # nothing was run or lost
+
+
+def test_hevc_threads_do_not_change_the_bitstream(small_image):
+    """Workers cap x265's thread pool (-j shares the cores); the packet must not depend on it."""
+    from semcodec.source_coding import hevc
+
+    packets = []
+    for threads in (None, 1, 2):
+        hevc.set_threads(threads)
+        packets.append(hevc.HevcEncoder().encode(small_image, 40, key=f"t{threads}"))
+    hevc.set_threads(None)
+    assert packets[0] == packets[1] == packets[2]

@@ -30,6 +30,21 @@ CHROMA = ("420", "444")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 #: Typical slope of ln(file size) per quality step, used to extrapolate from one known size.
 LOG_SIZE_PER_QUALITY = 0.07
+#: Threads x265 and libde265 may use (``None``: their own default, one per core). Bench workers
+#: that share the cores set it (:func:`set_threads`); the bitstream does not depend on it.
+_threads: int | None = None
+_default_decode_threads: int | None = None
+
+
+def set_threads(threads: int | None) -> None:
+    """Cap the threads of the HEVC encoder and decoder in this process (``None``: per core)."""
+    import pillow_heif
+
+    global _threads, _default_decode_threads
+    if _default_decode_threads is None:
+        _default_decode_threads = pillow_heif.options.DECODE_THREADS
+    _threads = None if threads is None else max(1, int(threads))
+    pillow_heif.options.DECODE_THREADS = _default_decode_threads if _threads is None else _threads
 
 
 @lru_cache(maxsize=1)
@@ -91,8 +106,11 @@ class HevcEncoder:
 
         _register()
         buf = io.BytesIO()
+        params = {"preset": self.preset}
+        if _threads is not None:
+            params["x265:pools"] = str(_threads)
         tensor_to_pil(image).save(buf, format="HEIF", quality=int(quality), chroma=self.chroma,
-                                  enc_params={"preset": self.preset})
+                                  enc_params=params)
         return buf.getvalue()
 
     @property

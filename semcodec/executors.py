@@ -332,6 +332,19 @@ class RayExecutor:
             if started:
                 ray.shutdown()
 
+    def _worker_count(self, resources: dict[str, float]) -> int:
+        """How many actors to start: ``-j``, else as many as the cluster can place. An actor the
+        cluster can never place would make Ray wait forever, so asking for one is an error."""
+        cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+        fits = int(cpus // self.cpus_per_worker) if self.cpus_per_worker else 1 << 30
+        if self.gpus_per_worker:
+            fits = min(fits, int(gpus // self.gpus_per_worker))
+        if fits < (self.workers or 1):
+            need = f"{self.workers or 1} worker(s) x {self.cpus_per_worker:g} CPU"
+            need += f" + {self.gpus_per_worker:g} GPU" if self.gpus_per_worker else ""
+            raise InvalidInput(f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs: not enough for {need}")
+        return self.workers or fits
+
     def _new_actors(self, ray, spec: WorkerSpec, n: int) -> list[Any]:
         """``n`` actors, started together (each loads its codecs once, in parallel)."""
         remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(RayWorker)
@@ -343,7 +356,7 @@ class RayExecutor:
     def _run(self, ray, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
         from ray.exceptions import RayActorError, WorkerCrashedError
 
-        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_worker))
+        n = self._worker_count(ray.cluster_resources())
         spec = WorkerSpec.of(plan, max(1, int(self.cpus_per_worker)))
         self._actors = self._new_actors(ray, spec, min(n, len(units)))
         idle = list(self._actors)

@@ -115,3 +115,22 @@ def test_hevc_threads_do_not_change_the_bitstream(small_image):
         packets.append(hevc.HevcEncoder().encode(small_image, 40, key=f"t{threads}"))
     hevc.set_threads(None)
     assert packets[0] == packets[1] == packets[2]
+
+
+def test_ray_workers_the_cluster_cannot_place_are_an_error_not_a_hang():
+    from semcodec.errors import InvalidInput
+
+    cluster = {"CPU": 8.0, "GPU": 1.0}
+    assert RayExecutor(None, "auto", 1.0)._worker_count(cluster) == 1  # one GPU: one worker
+    assert RayExecutor(None, "auto", 0.5)._worker_count(cluster) == 2
+    assert RayExecutor(4, "auto", 0.0)._worker_count(cluster) == 4
+    with pytest.raises(InvalidInput, match="1 GPUs"):
+        RayExecutor(2, "auto", 1.0)._worker_count(cluster)
+    with pytest.raises(InvalidInput, match="0 GPUs"):
+        RayExecutor(None, "auto", 1.0)._worker_count({"CPU": 2.0})
+
+
+def test_gpus_per_worker_on_a_local_ray_without_gpus_is_a_clean_error(tiny_kodak, tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert_clean_error(*call_cli("bench", tiny_kodak, "--codecs", "bpg-ldpc", "--snr", "5", "--executor", "ray",
+                                 "--gpus-per-worker", "1", "--out", out), "GPUs")

@@ -462,7 +462,7 @@ def bench_cmd(
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
     keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster: pip install 'semcodec[ray]').")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster: pip install 'semcodec\\[ray]').")] = "local",
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=1024, help="Worker processes (local; default 1: this process) or Ray workers (default: one per cluster CPU).")] = None,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="auto or ray://host:port (default: a local Ray started for this run).")] = None,
     gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0.0, max=64.0, help="GPUs each Ray worker reserves (e.g. 0.5: two workers per GPU).")] = 0.0,
@@ -584,6 +584,9 @@ def bench_cmd(
 
         def on_warning(line: str) -> None:
             err_console.print(f"[yellow]note:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
+
+        if hasattr(runner, "note"):
+            runner.note = on_warning
 
         try:
             records = run_bench(plan, on_record, on_warning, writer, runner)
@@ -1020,6 +1023,19 @@ def codec_flags_as_options(argv: list[str]) -> list[str]:
     return out
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``timeout``, Slurm, ``docker stop``, a closed terminal's shell) stops a command the
+    way Ctrl-C does: a bench stops its workers and says where its finished records are."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
     """Console-script entry point: the one error boundary of the command line.
 
@@ -1037,6 +1053,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover - click is a declared dependency
         usage_types, abort_types = (typer_click.ClickException,), (typer.Abort,)
     debug = _DEBUG["on"] or bool(os.environ.get("SEMCODEC_DEBUG")) or "--debug" in sys.argv[1:2]
+    _stop_on_sigterm()
     try:
         code = app(args=codec_flags_as_options(sys.argv[1:]), prog_name="semcodec", standalone_mode=False)
         # typer turns Ctrl-C (and a command's ``typer.Exit(n)``) into a *returned* exit code

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: How many times a unit whose worker died is given to another worker.
 MAX_RETRIES = 2
+#: Seconds of waiting for Ray to place the workers before the user is told.
+RAY_NOTE_AFTER_S = 20.0
 
 Receive = Callable[["WorkUnit", int, dict[str, Any]], None]
 
@@ -130,9 +132,36 @@ class SerialExecutor:
 
 
 # -- local worker processes ------------------------------------------------------------------
-def _local_worker(spec: WorkerSpec, inbox, outbox) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive its driver (``kill -9``, an OOM kill): on Linux the kernel sends
+    it SIGKILL when the driver dies; elsewhere the inbox loop notices a new parent."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the driver died before the request took hold
+        os._exit(1)
+
+
+def _next_unit(inbox, parent: int):
+    """The next unit (or ``None``: stop), giving up when the driver is gone."""
+    import queue
+
+    while True:
+        try:
+            return inbox.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
+
+
+def _local_worker(spec: WorkerSpec, inbox, outbox, parent: int) -> None:
     """A worker process: build the context once, then run the units it is given until ``None``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
     from .bench import run_unit
 
     try:
@@ -142,7 +171,7 @@ def _local_worker(spec: WorkerSpec, inbox, outbox) -> None:
         return
     outbox.put(("ready", os.getpid(), None))
     while True:
-        unit = inbox.get()
+        unit = _next_unit(inbox, parent)
         if unit is None:
             return
         try:
@@ -157,7 +186,7 @@ class _Slot:
 
     def __init__(self, ctx, spec: WorkerSpec, outbox) -> None:
         self.inbox = ctx.Queue()
-        self.process = ctx.Process(target=_local_worker, args=(spec, self.inbox, outbox), daemon=True)
+        self.process = ctx.Process(target=_local_worker, args=(spec, self.inbox, outbox, os.getpid()), daemon=True)
         self.process.start()
         self.unit: "WorkUnit | None" = None
 
@@ -300,6 +329,8 @@ class RayExecutor:
         if cpus_per_worker is None:
             cpus_per_worker = 1.0 if address else float(max(1, cores() // max(1, workers or cores())))
         self.cpus_per_worker = float(cpus_per_worker)
+        #: Where the executor says what it is waiting for (the CLI prints it; default: nowhere).
+        self.note: Callable[[str], None] = lambda line: None
         self._actors: list[Any] = []
         self._pids: dict[int, int] = {}
 
@@ -312,8 +343,12 @@ class RayExecutor:
             return
         started = False
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            import logging
+
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": logging.ERROR}
             if self.address:
+                _check_reachable(self.address)
                 kwargs["address"] = self.address
             else:
                 kwargs["num_cpus"] = max(cores(), int((self.workers or 1) * self.cpus_per_worker))
@@ -346,15 +381,46 @@ class RayExecutor:
         return self.workers or fits
 
     def _new_actors(self, ray, spec: WorkerSpec, n: int) -> list[Any]:
-        """``n`` actors, started together (each loads its codecs once, in parallel)."""
+        """``n`` actors, started together (each loads its codecs once, in parallel). A cluster
+        that cannot place them (busy, or scaling up) is waited for — with a note after
+        :data:`RAY_NOTE_AFTER_S` and an error after ``SEMCODEC_RAY_START_TIMEOUT`` seconds."""
+        from ray.exceptions import GetTimeoutError, RayError
+
         remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(RayWorker)
         actors = [remote.remote(spec) for _ in range(n)]
-        for actor, pid in zip(actors, ray.get([a.pid.remote() for a in actors])):
+        refs = [a.pid.remote() for a in actors]
+        limit = float(os.environ.get("SEMCODEC_RAY_START_TIMEOUT", "600"))
+        started = time.monotonic()
+        noted = False
+        while True:
+            waited = time.monotonic() - started
+            try:
+                until = limit if noted else min(RAY_NOTE_AFTER_S, limit)
+                pids = ray.get(refs, timeout=max(0.1, until - waited))
+                break
+            except GetTimeoutError:
+                waited = time.monotonic() - started
+                if waited >= limit:
+                    for actor in actors:
+                        ray.kill(actor)
+                    raise InvalidInput(f"Ray could not start {n} worker(s) ({self._need()}) in {limit:g} s: the "
+                                       "cluster is busy or too small (SEMCODEC_RAY_START_TIMEOUT sets the wait)") from None
+                if not noted:
+                    self.note(f"waiting for Ray to place {n} worker(s) ({self._need()}); Ctrl-C stops")
+                    noted = True
+            except RayError as exc:
+                for actor in actors:
+                    ray.kill(actor)
+                raise InvalidInput(f"Ray workers could not start: {_one_line(exc)}") from None
+        for actor, pid in zip(actors, pids):
             self._pids[id(actor)] = pid
         return actors
 
+    def _need(self) -> str:
+        return f"{self.cpus_per_worker:g} CPU" + (f" + {self.gpus_per_worker:g} GPU" if self.gpus_per_worker else "") + " each"
+
     def _run(self, ray, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
-        from ray.exceptions import RayActorError, WorkerCrashedError
+        from ray.exceptions import RayError, RayTaskError
 
         n = self._worker_count(ray.cluster_resources())
         spec = WorkerSpec.of(plan, max(1, int(self.cpus_per_worker)))
@@ -372,7 +438,14 @@ class RayExecutor:
                 actor, unit = running.pop(ref)
                 try:
                     records = ray.get(ref)
-                except (RayActorError, WorkerCrashedError) as exc:
+                except RayTaskError as exc:  # the codec raised inside the actor: the actor lives on
+                    why = f"codec error in a Ray worker: {_one_line(exc)}"
+                    records = [(i, skipped_after_deaths(unit, i, why)) for i in unit.todo]
+                except RayError as exc:  # the actor died (killed, out of memory, its node lost)
+                    try:
+                        ray.kill(actor)
+                    except RayError:
+                        pass
                     self._actors.remove(actor)
                     self._pids.pop(id(actor), None)
                     (replacement,) = self._new_actors(ray, spec, 1)
@@ -380,14 +453,27 @@ class RayExecutor:
                     idle.append(replacement)
                     retry_or_give_up(unit, deaths, pending, receive, f"Ray worker ({type(exc).__name__}) died")
                     continue
-                except Exception as exc:  # noqa: BLE001 - a codec bug inside the actor
-                    why = f"codec error in a Ray worker: {_one_line(exc)}"
-                    records = [(i, skipped_after_deaths(unit, i, why)) for i in unit.todo]
                 for i, rec in records:
                     if i in unit.todo:
                         unit.todo.remove(i)
                         receive(unit, i, rec)
                 idle.append(actor)
+
+
+def _check_reachable(address: str) -> None:
+    """``host:port`` or ``ray://host:port`` that nothing answers on is an error now, not minutes
+    of Ray retrying (``auto`` is Ray's to resolve: it fails fast when no cluster runs here)."""
+    import socket
+
+    rest = address.split("://", 1)[1] if "://" in address else address
+    if address == "auto" or ":" not in rest:
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot reach Ray at {address}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _one_line(exc: BaseException) -> str:

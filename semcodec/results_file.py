@@ -189,11 +189,13 @@ class ResultsWriter:
         self.written = 0
         self.moved_torn: Path | None = None
         self._fd: int | None = None
+        self._created = False
 
     def __enter__(self) -> "ResultsWriter":
         import fcntl
 
         check_results_path(self.path)
+        self._created = not self.path.exists()
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
@@ -286,6 +288,12 @@ class ResultsWriter:
             self._fd = None
 
     def __exit__(self, *exc: object) -> None:
+        # A run that failed before its first record leaves no empty file of its own behind.
+        if self._fd is not None and self._created and os.fstat(self._fd).st_size == 0:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
         self.close()
 
 

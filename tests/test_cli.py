@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -112,8 +113,9 @@ def _keys(path):
     return [(r["image"], r["codec"], r["snr_db"]) for r in recs]
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp_path, jobs):
+@pytest.mark.parametrize("jobs,sig", [("1", signal.SIGINT), ("2", signal.SIGINT), ("2", signal.SIGTERM)],
+                         ids=["ctrl-c", "ctrl-c-2-jobs", "sigterm-2-jobs"])
+def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp_path, jobs, sig):
     out = tmp_path / "results.jsonl"
     args = [sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(kodak_dir),
             "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out), "-j", jobs]
@@ -121,10 +123,13 @@ def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp
     deadline = time.time() + 240
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "interrupted" in err
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "workers outlived the bench"
     partial = _keys(out)
     assert 3 <= len(partial) < 12
     rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -133,6 +138,23 @@ def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp
     assert len(keys) == 12 and len(set(keys)) == 12
     assert keys[: len(partial)] == partial  # nothing redone, nothing lost
     assert "bpg-ldpc" in rerun.stdout and "12 dB" in rerun.stdout
+
+
+def test_workers_do_not_outlive_a_killed_bench(kodak_dir, tmp_path):
+    """kill -9 of the driver (an OOM kill, a lost node): its workers go too, within seconds."""
+    out = tmp_path / "results.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(kodak_dir),
+                             "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out), "-j", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and (not out.exists() or not out.read_text().strip()):
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers
+    proc.kill()
+    proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [p.cmdline()[:3] for p in alive]
 
 
 def test_report_renders_table_and_plot(kodak_dir, tmp_path):

@@ -95,3 +95,27 @@ def test_rayleigh_training_and_resume(tmp_path):
     seen = []
     card = train_deep_jscc(cfg, out, resume=True, progress=lambda e, n, loss, v: seen.append(e))
     assert seen == [3, 4] and card["epochs_done"] == 4 and card["channel"] == "rayleigh"
+
+
+def test_a_checkpoint_of_ones_own_without_its_card_gives_a_writable_record(tmp_path, small_image):
+    """A user's .safetensors without the JSON card: the record says the training SNR is unknown
+    (null), and it is strict JSON — the bench can write it."""
+    import json
+    import shutil
+
+    from semcodec.results_file import ResultsWriter
+
+    shipped = choose_checkpoint(1 / 12, 10.0)
+    own = tmp_path / "mine.safetensors"
+    shutil.copy(shipped.path, own)
+    (tmp_path / "mine.json").write_text('{"train_snr_db": NaN}')  # a tampered card: same outcome
+    for card in (True, False):
+        if not card:
+            (tmp_path / "mine.json").unlink()
+        rec = DeepJsccCodec(bandwidth=1 / 12, checkpoint=str(own)).run(
+            small_image, snr_db=10.0, channel=AWGNChannel(), metrics=["psnr"]).record
+        assert "NaN" not in json.dumps(rec) and rec["metrics"]["psnr"] > 20
+        json.dumps(rec, allow_nan=False)
+        with ResultsWriter(tmp_path / "r.jsonl") as w:
+            w.append(rec)
+    assert [json.loads(line)["codec"] for line in (tmp_path / "r.jsonl").read_text().splitlines()] == ["deep-jscc"] * 2

@@ -134,3 +134,18 @@ def test_gpus_per_worker_on_a_local_ray_without_gpus_is_a_clean_error(tiny_kodak
     out = tmp_path / "r.jsonl"
     assert_clean_error(*call_cli("bench", tiny_kodak, "--codecs", "bpg-ldpc", "--snr", "5", "--executor", "ray",
                                  "--gpus-per-worker", "1", "--out", out), "GPUs")
+    assert not out.exists()  # a run that failed before its first record leaves no empty file
+
+
+def test_a_ray_address_nothing_answers_on_is_an_error_at_once(tiny_kodak, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        assert_clean_error(*call_cli("bench", tiny_kodak, "--codecs", "bpg-ldpc", "--executor", "ray",
+                                     "--ray-address", address, "--out", tmp_path / "r.jsonl"), "cannot reach Ray")
+    assert time.monotonic() - t0 < 30

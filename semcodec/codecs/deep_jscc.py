@@ -39,7 +39,7 @@ class Checkpoint:
     name: str
     path: Path
     bandwidth_ratio: float
-    train_snr_db: float
+    train_snr_db: float | None  # None: a checkpoint of the user's whose card does not say
     card: dict
 
 
@@ -74,7 +74,17 @@ def checkpoint_by_name(name: str) -> Checkpoint:
         raise InvalidInput(f"deep-jscc checkpoint {name!r} is neither shipped ({known}) nor a file")
     card = card_beside(path)
     return Checkpoint(path.stem, path, card.get("bandwidth_ratio", float("nan")),
-                      card.get("train_snr_db", float("nan")), card)
+                      _finite_or_none(card.get("train_snr_db")), card)
+
+
+def _finite_or_none(value: object) -> float | None:
+    """A card's number as a float, or ``None`` when it is missing or not a finite number (records
+    are strict JSON: a NaN there would make them unwritable)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 @lru_cache(maxsize=None)

@@ -149,7 +149,7 @@ def train_adaptive(
 
     from .data import folder
     from .networks.adjscc import AdaptiveJSCC, latent_channels
-    from .training import _load_uint8, check_resume, list_images
+    from .training import _load_uint8, check_held_out, check_resume, list_images
 
     if config.steps < 1 or config.batch < 1:
         raise InvalidInput("--steps and --batch must be at least 1")
@@ -167,12 +167,13 @@ def train_adaptive(
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
 
-    train_imgs = [im for im in _load_uint8(list_images(config.data), device)
-                  if min(im.shape[-2:]) >= config.crop]
+    train_files = list_images(config.data)
+    eval_files = [im.path for f in config.eval_data for im in folder(f, "evaluation data")]
+    eval_is_kodak24 = check_held_out(train_files, eval_files)
+    train_imgs = [im for im in _load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
     if not train_imgs:
         raise DatasetError(f"no training image is at least {config.crop} px on each side")
-    eval_imgs = _load_uint8([im.path for f in config.eval_data for im in folder(f, "evaluation data")],
-                            device) if config.eval_data else []
+    eval_imgs = _load_uint8(eval_files, device) if eval_files else []
 
     model = AdaptiveJSCC(config.c_max, config.width, config.blocks).to(device)
     ema = copy.deepcopy(model).eval()
@@ -201,11 +202,13 @@ def train_adaptive(
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step, history, seconds = state["step"], state["history"], state["seconds"]
+        if step > config.steps:
+            raise InvalidInput(f"--resume: the run has done {step} steps already; --steps must be at least that")
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
 
     def checkpoint() -> dict:
-        card = _card(config, model, step, history, seconds, len(train_imgs), command)
+        card = _card(config, model, step, history, seconds, len(train_imgs), command, eval_is_kodak24)
         save_adaptive(out, ema, card)
         blob = {"config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
                 "optimizer": optimizer.state_dict(), "step": step, "history": history,
@@ -254,9 +257,7 @@ def train_adaptive(
 
 
 def _card(config: AdaptiveTrainConfig, model, step: int, history: list, seconds: float,
-          n_train: int, command: str | None) -> dict:
-    import platform
-
+          n_train: int, command: str | None, eval_is_kodak24: bool = True) -> dict:
     import torch
 
     return {
@@ -268,10 +269,32 @@ def _card(config: AdaptiveTrainConfig, model, step: int, history: list, seconds:
         "steps_done": step,
         "train_images": n_train,
         "train_seconds": round(seconds, 1),
-        "hardware": f"{config.device}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}",
+        "hardware": _hardware(config.device),
         "torch": torch.__version__,
         "weights": "exponential moving average of the trained weights",
-        "kodak24_eval": history,
+        # the curve is called kodak24's only when the evaluation set is exactly kodak24
+        ("kodak24_eval" if eval_is_kodak24 else "eval"): history,
+        "eval_data": list(config.eval_data),
         "config": asdict(config),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
     }
+
+
+def _hardware(device: str) -> str:
+    """What this sitting ran on: the device, threads and the CPU's or GPU's model name."""
+    import platform
+
+    import torch
+
+    name = platform.processor() or platform.machine()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        name = torch.cuda.get_device_name(torch.device(device))
+    else:
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    name = f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+                    break
+        except OSError:
+            pass
+    return f"{device}, {torch.get_num_threads()} threads, {name}"

@@ -352,6 +352,8 @@ def encode_cmd(
         raise InvalidInput("--codec needs a name (see `semcodec codecs`)")
     name = codec or DEFAULT_CODEC
     options = {k[len(name) + 1:] if k.startswith(f"{name}.") else k: v for k, v in options.items()}
+    if device:  # a codec may load its model onto the device as it is built
+        check_device(device)
     c = make_codec(name, bandwidth, design_snr, options, device, explicit=codec is not None)
     check_device(device)
     if image is None:
@@ -507,6 +509,8 @@ def bench_cmd(
                 raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
     from .executors import make_executor
 
+    if device:  # a codec may load its model onto the device as it is built
+        check_device(device)
     runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     name, images = datasets.resolve(dataset, data)
     question_map = None
@@ -761,6 +765,7 @@ def train_deep_jscc_cmd(
     from .training import check_resume
 
     check_resume(out, resume)
+    check_device(device)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .channel import check_snr
@@ -774,7 +779,7 @@ def train_deep_jscc_cmd(
     with Progress(
         TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console,
+        console=err_console, transient=True,
     ) as bar:
         task = bar.add_task("train", total=epochs, status="")
 
@@ -812,6 +817,7 @@ def train_adjscc_cmd(
 
     check_output(out, (".safetensors",))
     check_resume(out, resume)
+    check_device(device)
     from .adaptive_training import AdaptiveTrainConfig, train_adaptive
     from .channel import check_snr
 

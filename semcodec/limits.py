@@ -43,7 +43,11 @@ def set_max_pixels(value: int | None) -> None:
 
 
 def check_pixels(height: int, width: int, what: str) -> None:
-    """Refuse ``what`` (a file name, "signal file") when H x W exceeds the pixel limit."""
+    """Refuse ``what`` (a file name, "signal file") when H x W exceeds the pixel limit, or a side
+    exceeds 65,535 pixels (the codecs' headers carry each side in 16 bits)."""
+    if max(height, width) > 65535:
+        raise InvalidInput(f"{what}: {width}x{height} has a side over 65,535 pixels, which no codec's header "
+                           "can carry (16 bits a side)")
     limit = max_pixels()
     if height * width > limit:
         raise InvalidInput(

@@ -115,11 +115,30 @@ def save_checkpoint(path: Path, model, card: dict, optimizer=None, epoch: int = 
 
 
 def check_resume(out: Path, resume: bool) -> None:
-    """``--resume`` onto a file without its training state would silently start over: refuse."""
+    """``--resume`` without a training state would silently start over: refuse."""
     state_path = out.with_suffix(".state.pt")
     if resume and out.exists() and not state_path.exists():
         raise InvalidInput(f"--resume: {out} exists but its training state {state_path.name} does not; "
                            "remove --resume to start over (it overwrites the file)")
+    if resume and not state_path.exists():
+        raise InvalidInput(f"--resume: nothing to resume (no training state {state_path}); remove --resume to start")
+
+
+def check_held_out(train: list[Path], held_out: list[Path]) -> bool:
+    """Refuse training on a test image: any file of the kodak24 test set (by its pinned SHA-256,
+    wherever it lies and whatever it is called) or of the evaluation folder. Returns whether the
+    evaluation set is exactly kodak24 (so a card may call its curve the kodak24 curve)."""
+    from .data import KODAK24_SHA256, sha256
+
+    kodak = set(KODAK24_SHA256.values())
+    held = {sha256(p): p for p in held_out}
+    for path in train:
+        digest = sha256(path)
+        if digest in kodak:
+            raise InvalidInput(f"training data {path} is a kodak24 image: kodak24 is the test set, never trained on")
+        if digest in held:
+            raise InvalidInput(f"training data {path} is also in the evaluation data ({held[digest]})")
+    return bool(held) and set(held) == kodak
 
 
 def train_deep_jscc(
@@ -157,6 +176,7 @@ def train_deep_jscc(
     else:  # hold out every 20th image: a fixed, honest validation split
         val_files = train_files[::20]
         train_files = [f for i, f in enumerate(train_files) if i % 20]
+    check_held_out(train_files, [])  # never kodak24; --val is the user's own monitoring split
     train_imgs = [im for im in _load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
     val_imgs = _load_uint8(val_files, device)
     if not train_imgs:

@@ -41,6 +41,21 @@ def kodak_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def train_dir(tmp_path_factory) -> Path:
+    """Six BSDS500 training images: what a trainer may learn from (kodak24 is the test set)."""
+    import shutil
+
+    source = DATASETS / "bsds500" / "train"
+    files = sorted(p for p in source.glob("*") if p.suffix.lower() in (".jpg", ".png"))[:6] if source.is_dir() else []
+    if not files:
+        pytest.skip(f"training data not found at {source}")
+    folder = tmp_path_factory.mktemp("bsds6")
+    for f in files:
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def kodim23(kodak_dir):
     from semcodec.imageio import load_image
 

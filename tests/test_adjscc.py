@@ -36,18 +36,18 @@ def test_symbols_have_unit_mean_energy_per_image_at_every_rate():
         assert torch.allclose(s.abs().square().mean(dim=1), torch.ones(3), atol=1e-5)
 
 
-def test_a_few_training_steps_lower_the_loss(tmp_path, kodak_dir):
+def test_a_few_training_steps_lower_the_loss(tmp_path, train_dir):
     import random
 
     from semcodec.adaptive_training import AdaptiveTrainConfig, augmented_crops, forward, train_adaptive
     from semcodec.codecs.adjscc import load_model
     from semcodec.training import _load_uint8, list_images
 
-    config = AdaptiveTrainConfig(data=[str(kodak_dir)], steps=40, batch=4, crop=32, width=16, blocks=1,
+    config = AdaptiveTrainConfig(data=[str(train_dir)], steps=40, batch=4, crop=32, width=16, blocks=1,
                                  warmup=5, save_every=20, eval_every=1000, lr=3e-3, ema=0.9)
     train_adaptive(config, tmp_path / "m.safetensors")
     assert (tmp_path / "m.json").is_file() and (tmp_path / "m.state.pt").is_file()
-    x = augmented_crops(_load_uint8(list_images([str(kodak_dir)])[:4], "cpu"), 8, 32, random.Random(1))
+    x = augmented_crops(_load_uint8(list_images([str(train_dir)])[:4], "cpu"), 8, 32, random.Random(1))
     torch.manual_seed(0)
     untrained = AdaptiveJSCC(16, 16, 1)
     trained = load_model(str(tmp_path / "m.safetensors"), "cpu")
@@ -57,12 +57,12 @@ def test_a_few_training_steps_lower_the_loss(tmp_path, kodak_dir):
     assert after < 0.7 * before, (after, before)
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, kodak_dir):
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, train_dir):
     from safetensors.torch import load_file
 
     from semcodec.adaptive_training import AdaptiveTrainConfig, train_adaptive
 
-    config = AdaptiveTrainConfig(data=[str(kodak_dir)], steps=10, batch=2, crop=32, width=8, blocks=1,
+    config = AdaptiveTrainConfig(data=[str(train_dir)], steps=10, batch=2, crop=32, width=8, blocks=1,
                                  warmup=2, save_every=5, eval_every=1000)
     train_adaptive(config, tmp_path / "straight.safetensors")
 
@@ -72,9 +72,38 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, kodak_dir):
 
     with pytest.raises(KeyboardInterrupt):
         train_adaptive(config, tmp_path / "resumed.safetensors", progress=stop_at_5, progress_every=1)
+    from dataclasses import replace
+
+    from semcodec.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="done 5 steps"):  # fewer steps than done: a contradictory card
+        train_adaptive(replace(config, steps=4), tmp_path / "resumed.safetensors", resume=True)
     train_adaptive(config, tmp_path / "resumed.safetensors", resume=True)
     a, b = load_file(tmp_path / "straight.safetensors"), load_file(tmp_path / "resumed.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_test_set_is_never_trained_on_and_a_resume_needs_a_state(tmp_path, train_dir, kodak_dir):
+    """kodak24 is the test set: a training folder holding any of its files (renamed or not) is
+    refused, as is one that shares a file with --eval; --resume with nothing to resume is an error."""
+    import shutil
+
+    from conftest import assert_clean_error, call_cli
+
+    sneaky = tmp_path / "sneaky"
+    shutil.copytree(train_dir, sneaky)
+    shutil.copy(kodak_dir / "kodim07.png", sneaky / "holiday.png")
+    common = ("--steps", "1", "--batch", "1", "--crop", "32", "--width", "8", "--blocks", "1")
+    for trainer_args in (("--data", sneaky), ("--data", train_dir, "--data", kodak_dir)):
+        assert_clean_error(*call_cli("train", "adjscc", *trainer_args, "--out", tmp_path / "a.safetensors", *common),
+                           "kodak24 is the test set")
+    assert_clean_error(*call_cli("train", "deep-jscc", "--data", sneaky, "--out", tmp_path / "d.safetensors",
+                                 "--epochs", "1"), "kodak24 is the test set")
+    assert_clean_error(*call_cli("train", "adjscc", "--data", train_dir, "--eval", train_dir, "--out",
+                                 tmp_path / "e.safetensors", *common), "also in the evaluation data")
+    assert_clean_error(*call_cli("train", "adjscc", "--data", train_dir, "--out", tmp_path / "r.safetensors",
+                                 "--resume", *common), "nothing to resume")
+    assert not list(tmp_path.glob("*.safetensors"))
 
 
 def test_save_load_gives_identical_outputs(tmp_path):
@@ -122,3 +151,58 @@ def test_a_bandwidth_the_model_cannot_serve_is_a_clear_error(ratio, tmp_path):
     from conftest import assert_clean_error, call_cli
 
     assert_clean_error(*call_cli("encode", "--codec", "adjscc", "--bandwidth", ratio), "adjscc")
+
+
+def test_tampered_checkpoints_are_refused_before_anything_is_allocated(tmp_path, small_image):
+    """Architecture metadata is bounded and must match the tensors; non-finite weights are refused."""
+    import json
+    import time
+
+    from safetensors.torch import load_file, save_file
+
+    from conftest import assert_clean_error, call_cli
+    from semcodec.codecs.adjscc import shipped
+
+    tensors = load_file(shipped()[0].path)
+    image = tmp_path / "img.png"
+    from semcodec.imageio import save_image
+
+    save_image(small_image, image)
+    cases = {"wide": ({"c_max": 16, "width": 100_000_000, "blocks": 2}, tensors),
+             "deep": ({"c_max": 16, "width": 64, "blocks": 100_000_000}, tensors),
+             "mismatch": ({"c_max": 16, "width": 32, "blocks": 2}, tensors),
+             "float": ({"c_max": 16, "width": 64.0, "blocks": 2}, tensors),
+             "nan": ({"c_max": 16, "width": 64, "blocks": 2},
+                     {k: v * float("nan") if i == 0 else v for i, (k, v) in enumerate(tensors.items())})}
+    for name, (arch, ts) in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        save_file(ts, path, metadata={"architecture": json.dumps(arch)})
+        t0 = time.monotonic()
+        assert_clean_error(*call_cli("encode", image, "--codec", "adjscc", "--snr", "10", "--opt",
+                                     f"checkpoint={path}", "-o", tmp_path / "o.png"),
+                           "non-finite" if name == "nan" else "not an adjscc checkpoint")
+        assert time.monotonic() - t0 < 20, name
+
+
+def test_snrs_beyond_the_trained_range_are_held_to_its_edge(small_image):
+    """Told 60 dB, a network trained on −5…20 dB would extrapolate (and lose quality as the channel
+    improves); it is told 20 dB, so a better channel never hurts."""
+    from semcodec.channel import AWGNChannel
+    from semcodec.codecs.adjscc import AdaptiveJsccCodec
+
+    codec = AdaptiveJsccCodec()
+    psnr = {}
+    for snr in (20.0, 60.0, -5.0, -30.0):
+        result = codec.run(small_image, snr_db=snr, channel=AWGNChannel(), metrics=["psnr"])
+        psnr[snr] = result.record["metrics"]["psnr"]
+        assert result.reconstruction.info["decoder_snr_db"] == min(max(snr, -5.0), 20.0)
+    assert psnr[60.0] >= psnr[20.0] > psnr[-5.0] > psnr[-30.0]
+
+
+def test_an_image_side_no_header_can_carry_is_refused(tmp_path):
+    from PIL import Image
+
+    from conftest import assert_clean_error, call_cli
+
+    Image.new("RGB", (65536, 4), (90, 100, 110)).save(tmp_path / "wide.png")
+    assert_clean_error(*call_cli("encode", tmp_path / "wide.png", "--codec", "adjscc", "--snr", "10"), "65,535")

@@ -80,11 +80,48 @@ def load_model(path: str, device: str):
     try:
         with safe_open(path, "pt") as f:
             arch = json.loads((f.metadata() or {}).get("architecture", "{}"))
+        _check_architecture(arch)
+        tensors = load_file(path)
+        with torch.device("meta"):  # shapes first: a file's metadata must not make us allocate
+            skeleton = AdaptiveJSCC(**arch)
+        expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+        if expected != {k: tuple(v.shape) for k, v in tensors.items()}:
+            raise ValueError("the tensors do not match the architecture")
+        bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise InvalidInput(f"{path}: adjscc checkpoint with non-finite weights (in {bad[0]})")
         model = AdaptiveJSCC(**arch)
-        model.load_state_dict(load_file(path))
+        model.load_state_dict(tensors)
     except (SafetensorError, KeyError, RuntimeError, OSError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{path}: not an adjscc checkpoint ({type(exc).__name__})") from None
     return model.to(torch.device(device)).eval()
+
+
+def trained_snr(ckpt: "AdaptiveCheckpoint", snr_db: float | None) -> float | None:
+    """The SNR the network is told: ``snr_db`` held to the range its card says it was trained on
+    (−5…20 dB for the shipped model). Outside it the network would extrapolate — and get worse
+    as the channel gets better; held to the edge, a better channel can only help."""
+    if snr_db is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in (ckpt.card or {}).get("snr_range_db"))
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ValueError
+    except (TypeError, ValueError):  # a card of one's own that does not say (or says nonsense)
+        lo, hi = -5.0, 20.0
+    return min(max(float(snr_db), lo), hi)
+
+
+#: Bounds on a checkpoint's architecture metadata (the shipped model: c_max 16, width 64, blocks 2).
+ARCH_LIMITS = {"c_max": 1024, "width": 4096, "blocks": 64}
+
+
+def _check_architecture(arch: object) -> None:
+    if not isinstance(arch, dict) or set(arch) - set(ARCH_LIMITS):
+        raise ValueError("unknown architecture fields")
+    for key, value in arch.items():
+        if type(value) is not int or not 1 <= value <= ARCH_LIMITS[key]:
+            raise ValueError(f"architecture {key} out of range")
 
 
 class AdaptiveJsccCodec(Codec):
@@ -140,7 +177,8 @@ class AdaptiveJsccCodec(Codec):
         ckpt = self._checkpoint()
         link = self.link(ckpt)
         try:
-            tx = link.transmit(image, op.design_snr_db)  # the encoder knows the design SNR only
+            # the encoder knows the design SNR only (within the range the model was trained on)
+            tx = link.transmit(image, trained_snr(ckpt, op.design_snr_db))
         except InvalidInput as exc:
             raise InvalidInput(f"adjscc: {exc}") from None
         full = math.prod(link.latent_shape(*image.shape[-2:])) // 2
@@ -156,11 +194,12 @@ class AdaptiveJsccCodec(Codec):
         ckpt = self._receiver_checkpoint(str(received.header["checkpoint"]))
         link = self.link(ckpt)
         try:  # the decoder is told the channel SNR (the receiver estimates it; here it is known)
-            image = link.receive(received.streams["image"], received.header, float(received.snr_db))
+            told = trained_snr(ckpt, float(received.snr_db))
+            image = link.receive(received.streams["image"], received.header, told)
         except InvalidInput as exc:
             raise InvalidInput(f"adjscc: {exc}") from None
         return Reconstruction(image=image, info={"checkpoint": ckpt.name, "latent_channels": link.channels,
-                                                 "decoder_snr_db": float(received.snr_db)})
+                                                 "decoder_snr_db": told})
 
     def _receiver_checkpoint(self, named: str) -> AdaptiveCheckpoint:
         own = self._checkpoint() if self.opts["checkpoint"] else None

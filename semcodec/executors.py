@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,11 +353,15 @@ class RayExecutor:
                 kwargs["address"] = self.address
             else:
                 kwargs["num_cpus"] = max(cores(), int((self.workers or 1) * self.cpus_per_worker))
+            own_sigterm = signal.getsignal(signal.SIGTERM)
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # noqa: BLE001 - connection errors come in many types
                 raise InvalidInput(f"cannot start or reach Ray ({self.address or 'local'}): "
                                    f"{type(exc).__name__}: {exc}") from None
+            finally:  # ray.init sets SIGTERM to sys.exit(15): keep the caller's (the CLI stops cleanly)
+                if own_sigterm is not None and threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, own_sigterm)
             started = True
         try:
             self._run(ray, plan, units, receive)

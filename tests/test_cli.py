@@ -113,12 +113,16 @@ def _keys(path):
     return [(r["image"], r["codec"], r["snr_db"]) for r in recs]
 
 
-@pytest.mark.parametrize("jobs,sig", [("1", signal.SIGINT), ("2", signal.SIGINT), ("2", signal.SIGTERM)],
-                         ids=["ctrl-c", "ctrl-c-2-jobs", "sigterm-2-jobs"])
+@pytest.mark.parametrize("jobs,sig", [("1", signal.SIGINT), ("2", signal.SIGINT), ("2", signal.SIGTERM),
+                                      ("ray", signal.SIGTERM)],
+                         ids=["ctrl-c", "ctrl-c-2-jobs", "sigterm-2-jobs", "sigterm-ray"])
 def test_bench_interrupted_with_sigint_resumes_without_duplicates(kodak_dir, tmp_path, jobs, sig):
+    if jobs == "ray":
+        pytest.importorskip("ray", reason="the ray extra is not installed")
     out = tmp_path / "results.jsonl"
     args = [sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(kodak_dir),
-            "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out), "-j", jobs]
+            "--codecs", "bpg-ldpc", "--snr", "0,6,12", "--limit", "4", "--out", str(out),
+            *(["--executor", "ray", "-j", "2"] if jobs == "ray" else ["-j", jobs])]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):

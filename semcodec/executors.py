@@ -394,7 +394,12 @@ class RayExecutor:
         remote = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=0)(RayWorker)
         actors = [remote.remote(spec) for _ in range(n)]
         refs = [a.pid.remote() for a in actors]
-        limit = float(os.environ.get("SEMCODEC_RAY_START_TIMEOUT", "600"))
+        try:
+            limit = float(os.environ.get("SEMCODEC_RAY_START_TIMEOUT", "600"))
+        except ValueError:
+            limit = float("nan")
+        if not limit > 0:  # nan, zero or negative
+            raise InvalidInput("SEMCODEC_RAY_START_TIMEOUT must be a number of seconds above 0")
         started = time.monotonic()
         noted = False
         while True:

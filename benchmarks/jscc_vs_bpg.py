@@ -1,6 +1,6 @@
 """deep-jscc vs bpg-ldpc on kodak24 at k/n = 1/12: mismatch (designed for 10 dB) and matched.
 
-    python benchmarks/jscc_vs_bpg.py [--data ../shared/datasets/kodak24]
+    python benchmarks/jscc_vs_bpg.py [--data ../shared/datasets/kodak24] [--resume]
 
 1. Both designed for 10 dB, channel at 4, 6 and 10 dB (the cliff vs graceful degradation).
 2. Matched (design SNR = channel SNR) at -3..19 dB: PSNR and MS-SSIM tables and a plot.
@@ -47,15 +47,18 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the records already in the results files (the bench skips them; wall time then "
+                         "counts only the new work)")
     args = ap.parse_args()
     design = {"bandwidth": 1 / 12, "design_snr_db": 10.0}
     mism, wall1 = sweep("kodak24", args.data, {"deep-jscc": design, "bpg-ldpc": design}, [4.0, 6.0, 10.0],
-                        RESULTS / "jscc_vs_bpg_mismatch.jsonl")
+                        RESULTS / "jscc_vs_bpg_mismatch.jsonl", fresh=not args.resume)
     print("Designed for 10 dB (mean PSNR, dB; nF = images decode_failed):")
     print_table(*table_rows(mism, "psnr"))
     matched = {"bandwidth": 1 / 12}
     recs, wall2 = sweep("kodak24", args.data, {"deep-jscc": matched, "bpg-ldpc": matched}, MATCHED,
-                        RESULTS / "jscc_vs_bpg_matched.jsonl")
+                        RESULTS / "jscc_vs_bpg_matched.jsonl", fresh=not args.resume)
     print("\nMatched (design SNR = channel SNR), mean PSNR:")
     psnr_table = table_rows(recs, "psnr")
     print_table(*psnr_table)

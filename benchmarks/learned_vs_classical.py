@@ -1,6 +1,6 @@
 """The SNR-adaptive learned codec vs the paper's deep JSCC vs BPG+LDPC on kodak24, k/n = 1/12.
 
-    python benchmarks/learned_vs_classical.py [--data ../shared/datasets/kodak24] [--limit N]
+    python benchmarks/learned_vs_classical.py [--data ../shared/datasets/kodak24] [--limit N] [--resume]
 
 For AWGN and Rayleigh block fading, at -3..19 dB: adjscc (one model, matched and designed for
 10 dB), deep-jscc (the per-SNR checkpoint nearest the channel SNR), bpg-ldpc (matched and
@@ -78,6 +78,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the records already in the results files (the bench skips them; wall time then "
+                         "counts only the new work)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images (a quick look)")
     args = ap.parse_args()
     card = checkpoint_from(None).card
@@ -90,10 +93,10 @@ def main() -> None:
         at10 = {"bandwidth": 1 / 12, "design_snr_db": 10.0}
         codecs = {"adjscc": matched, "deep-jscc": matched, "bpg-ldpc": matched}
         recs, t1 = sweep("kodak24", args.data, codecs, SNRS, RESULTS / f"learned_vs_classical_{channel}.jsonl",
-                         channel=channel, limit=args.limit)
+                         channel=channel, limit=args.limit, fresh=not args.resume)
         designed, t2 = sweep("kodak24", args.data, {"adjscc": at10, "bpg-ldpc": at10}, SNRS,
                              RESULTS / f"learned_vs_classical_{channel}_designed10.jsonl", channel=channel,
-                             limit=args.limit)
+                             limit=args.limit, fresh=not args.resume)
         wall += t1 + t2
         recs += designed
         n_images = len({r["image"] for r in recs})

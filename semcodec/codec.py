@@ -140,6 +140,9 @@ class OperatingPoint:
             ``sees_channel_snr = True`` (it models feedback); ``None`` for every other codec.
         query: the user's question (UO-ISC): it comes from the receiving user, so the
             transmitter knows it; only a codec with ``takes_query = True`` gets one.
+        channel: the kind of channel the link is deployed on (``awgn``, ``rayleigh``, ...): a
+            design fact like the design SNR — a digital link picks its MCS from that channel's
+            measured table. The fades themselves are never known to the transmitter.
     """
 
     design_snr_db: float
@@ -147,6 +150,7 @@ class OperatingPoint:
     channel_snr_db: float | None = None
     #: the receiving user's question, for a query-driven codec (``takes_query``); else ``None``
     query: str | None = None
+    channel: str = "awgn"
 
 
 @dataclass
@@ -290,11 +294,13 @@ class Codec(ABC):
                 raise SignalFileError(f"stream {name!r} has {got} symbols; its header implies {count}")
 
     # -- operating point -------------------------------------------------------------------
-    def operating_point(self, channel_snr_db: float | None = None, query: str | None = None) -> OperatingPoint:
+    def operating_point(self, channel_snr_db: float | None = None, query: str | None = None,
+                        channel: str = "awgn") -> OperatingPoint:
         """What the transmitter knows for a run over a channel at ``channel_snr_db``: the requested
         design SNR, or the channel's when none was requested (then ``channel_snr_db`` is needed);
         and the user's question, which a query-driven codec needs (another codec is not told it:
-        the question is then only asked of its reconstruction, by ``answer_match``)."""
+        the question is then only asked of its reconstruction, by ``answer_match``); and the
+        kind of ``channel`` the link is deployed on."""
         query = " ".join(str(query).split()) if query is not None else None
         if query and len(query) > 1000:
             raise InvalidInput(f"the question is {len(query):,} characters long; at most 1,000 are taken")
@@ -307,7 +313,7 @@ class Codec(ABC):
         else:
             raise InvalidInput(f"{self.name} needs a design SNR (--design-snr) to encode")
         seen = float(channel_snr_db) if self.sees_channel_snr and channel_snr_db is not None else None
-        return OperatingPoint(design, matched, seen, (query or None) if self.takes_query else None)
+        return OperatingPoint(design, matched, seen, (query or None) if self.takes_query else None, channel)
 
     def config(self) -> dict[str, Any]:
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
@@ -369,7 +375,7 @@ class Codec(ABC):
         user's question, for a query-driven codec)."""
         from .metrics import compute_metrics, score_texts
 
-        op = self.operating_point(snr_db, query)
+        op = self.operating_point(snr_db, query, channel.name)
         query = " ".join(query.split()) if query else None
         self._tx_info = {"query": query} if query else {}  # facts of this run's encode only
         t0 = time.perf_counter()

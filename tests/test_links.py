@@ -140,3 +140,68 @@ def test_encode_takes_an_explicit_operating_point(small_image):
     assert signal.header["mcs"] == DigitalLink.for_design_snr(9.0).mcs.name
     designed = load_codec("bpg-ldpc")(design_snr_db=3.0).operating_point(20.0)
     assert (designed.design_snr_db, designed.matched, designed.channel_snr_db) == (3.0, False, None)
+
+
+def test_the_interleaver_spreads_every_codeword_over_the_frame_and_inverts():
+    from semcodec.phy.mcs import deinterleave, interleave
+
+    codewords, per = 5, 7
+    sent = interleave(torch.arange(codewords * per), codewords)
+    assert torch.equal(deinterleave(sent, codewords), torch.arange(codewords * per))
+    # codeword 0's symbols go out every 5th position, from the first to the last fifth of the frame
+    assert (sent == 0).nonzero().item() == 0 and (sent == per - 1).nonzero().item() == (per - 1) * codewords
+
+
+class _OneDeepFade(RayleighChannel):
+    """No noise-free miracle: every block fades with |h| = 1 except one 1,024-symbol block at |h| = 0.03."""
+
+    def __call__(self, x, snr_db, generator=None):
+        h = torch.ones_like(x)
+        h[..., 1024:2048] = 0.03
+        return h * x + torch.randn(x.shape, dtype=x.dtype, generator=generator) * math.sqrt(noise_variance(snr_db)), h
+
+
+def test_a_deep_fade_of_one_block_loses_no_codeword_thanks_to_the_interleaver():
+    # 16 codewords of qpsk-1/2 (864 symbols each) over 13,824 symbols: one block in a deep fade
+    # erases ~1/13 of every codeword's symbols, which rate 1/2 corrects; sent back to back, the
+    # codewords inside that block (two of them) would each lose more than the code can rebuild.
+    data = bytes(torch.randint(0, 256, (1700,), generator=torch.Generator().manual_seed(5)).tolist())
+    link = DigitalLink.for_design_snr(0.0, forced="qpsk-1/2")
+    tx = link.transmit(data)
+    assert tx.stream.channel_uses == 16 * 864
+    got = link.receive(_send(tx, 8.0, _OneDeepFade()), tx.header)
+    assert got.failed_codewords == 0 and got.data == data
+
+
+def test_the_mcs_is_chosen_from_the_table_of_the_channel_the_link_is_deployed_on():
+    from semcodec.phy.mcs import ALL_MCS, choose_mcs, measured_fer
+
+    order = [m.name for m in ALL_MCS]
+    for snr in (6.0, 10.0, 19.0):
+        awgn, fading = choose_mcs(snr, channel="awgn"), choose_mcs(snr, channel="rayleigh")
+        assert order.index(fading.name) < order.index(awgn.name)  # fading costs rate at equal mean SNR
+        assert measured_fer(fading, snr - 1.0, "rayleigh") < 1e-2
+    assert choose_mcs(10.0, channel="noiseless") == choose_mcs(10.0)  # no table of its own: AWGN's
+    assert DigitalLink.for_design_snr(10.0, channel="rayleigh").mcs == choose_mcs(10.0, channel="rayleigh")
+
+
+def test_a_codeword_decoded_to_another_valid_word_is_caught_by_the_crc():
+    """The parity checks accept any codeword; the payload's CRC tells the receiver it is the wrong one."""
+    from semcodec.phy.mcs import deinterleave, interleave
+    from semcodec.signal import ReceivedStream
+
+    data = bytes(range(256)) * 2
+    link = DigitalLink.for_design_snr(0.0, forced="qpsk-1/2")
+    sent, other = link.transmit(data), link.transmit(bytes([data[0] ^ 0xFF]) + data[1:])
+    per = link.mcs.symbols_per_codeword
+    codewords = sent.stream.channel_uses // per
+    mixed = deinterleave(sent.stream.symbols, codewords).clone()
+    mixed[:per] = deinterleave(other.stream.symbols, codewords)[:per]  # codeword 0: valid, but another word
+    stream = ReceivedStream(symbols=interleave(mixed, codewords), kind="digital", noise_var=1e-3, fading=None,
+                            bits=sent.stream.bits)
+    got = link.receive(stream, sent.header)
+    assert got.failed_codewords == 0 and not got.crc_ok and not got.intact and got.data[0] == data[0] ^ 0xFF
+    clean = link.receive(_send(sent, 30.0), sent.header)
+    assert clean.crc_ok and clean.intact and clean.data == data
+    # the CRC is inside the budget: the stream is what the payload and its 4 bytes take
+    assert sent.stream.channel_uses == link.symbols_for(len(data)) and link.capacity_bytes(sent.stream.channel_uses) >= len(data)

@@ -203,7 +203,7 @@ class UoIscCodec(Codec):
             from ..phy.mcs import bits_to_bytes
 
             link = DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
-                                              int(self.opts["iterations"]))
+                                              int(self.opts["iterations"]), op.channel)
             tx = link.transmit(bits_to_bytes(bits))
             stream, header_bits = tx.stream, header_bits + tx.header_bits
             header.update(tx.header)
@@ -260,7 +260,8 @@ class UoIscCodec(Codec):
         else:
             payload = DigitalLink.from_header(hdr, int(self.opts["iterations"])).receive(stream, hdr)
             bits = bytes_to_bits(payload.data)
-            info.update(mcs=hdr["mcs"], failed_codewords=payload.failed_codewords, codewords=payload.codewords)
+            info.update(mcs=hdr["mcs"], failed_codewords=payload.failed_codewords, codewords=payload.codewords,
+                        crc_ok=payload.crc_ok)
         width, count = int(hdr["index_bits"]), int(hdr["indices"])
         indices = bits_to_indices(bits, count, width).clamp_max(net.vq.size - 1)
         lay, groups = net.vq.layers, net.vq.dim // net.vq.group
@@ -272,7 +273,7 @@ class UoIscCodec(Codec):
             out = net.decode(indices.to(device), text.to(device))
             image = F.interpolate(out.float(), size=(hdr["height"], hdr["width"]), mode="bilinear",
                                   align_corners=False, antialias=True)[0].clamp(0, 1).cpu()
-        status = "decode_failed" if info.get("failed_codewords") else "ok"
+        status = "decode_failed" if info.get("failed_codewords") or info.get("crc_ok") is False else "ok"
         return Reconstruction(image=image, status=status, info={**info, "query": hdr["query"]})
 
     def run(self, image, **kwargs):

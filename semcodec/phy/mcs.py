@@ -79,9 +79,23 @@ def mcs_table() -> dict:
     return json.loads(path.read_text())
 
 
-def measured_fer(m: MCS, snr_db: float) -> float:
-    """FER measured at the largest tabulated SNR not above ``snr_db`` (conservative); 1 below."""
-    points = sorted((float(s), f) for s, f in mcs_table()["fer"].get(m.name, {}).items())
+#: Channels whose FERs were measured on their own (``benchmarks/ber_curves.py``): name -> key of the
+#: table. Rayleigh block fading: each codeword interleaved over :data:`RAYLEIGH_FADES` independent
+#: fades with receiver CSI. Any other channel (noiseless, a plugin's) designs with AWGN's table.
+CHANNEL_TABLES = {"awgn": "fer", "rayleigh": "fer_rayleigh"}
+
+#: Independent fades one codeword sees in the Rayleigh table: what the interleaver gives a frame of
+#: 32 or more 1,024-symbol coherence blocks (a 3 H W / 12 budget of 362x362 pixels or more; a Kodak
+#: image spans ~96). A shorter frame gives a codeword fewer fades, so the table is optimistic there.
+RAYLEIGH_FADES = 32
+
+
+def measured_fer(m: MCS, snr_db: float, channel: str = "awgn") -> float:
+    """FER measured on ``channel`` (its own table, else AWGN's) at the largest tabulated SNR not
+    above ``snr_db`` (conservative); 1 below the table."""
+    table = mcs_table()
+    fer = table.get(CHANNEL_TABLES.get(channel, "fer")) or table["fer"]
+    points = sorted((float(s), f) for s, f in fer.get(m.name, {}).items())
     below = [f for s, f in points if s <= snr_db + 1e-9]
     return below[-1] if below else 1.0
 
@@ -93,12 +107,14 @@ def measured_fer(m: MCS, snr_db: float) -> float:
 MARGIN_DB = 1.0
 
 
-def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB) -> MCS:
-    """The highest-rate MCS whose measured FER at ``snr_db - margin_db`` is below 1e-2.
+def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn") -> MCS:
+    """The highest-rate MCS whose FER measured on ``channel`` at ``snr_db - margin_db`` is below 1e-2.
 
-    Falls back to the most robust MCS when none qualifies (the cliff is then visible).
+    ``channel`` is the kind of channel the link is deployed on (a design fact, like the design
+    SNR; the fades themselves are never known to the transmitter). Falls back to the most robust
+    MCS when none qualifies (the cliff is then visible).
     """
-    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db) < TARGET_FER]
+    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db, channel) < TARGET_FER]
     return usable[-1] if usable else ALL_MCS[0]
 
 
@@ -130,7 +146,23 @@ def transmit_bytes(data: bytes, m: MCS) -> torch.Tensor:
     fill = blocks * code.k - bits.numel()
     pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
     info = torch.cat([bits.to(torch.uint8), pad])
-    return m.mod.modulate(code.encode(info.reshape(blocks, code.k)).reshape(-1))
+    return interleave(m.mod.modulate(code.encode(info.reshape(blocks, code.k)).reshape(-1)), blocks)
+
+
+def interleave(symbols: torch.Tensor, codewords: int) -> torch.Tensor:
+    """Codeword-major symbols ``[C*S]`` -> the order they are sent in: symbol ``j`` of codeword ``i``
+    goes out at position ``j*C + i``, so every codeword is spread over the whole frame.
+
+    Why: on a fading channel the symbols of one codeword sent back to back share one or two
+    fades, and one deep fade then loses the codeword (and with it the HEVC picture); spread over
+    the frame, each codeword sees every fade of it and the code corrects the faded symbols. On
+    AWGN the order changes nothing. Shapes: ``[C*S] -> [C*S]`` (``S`` symbols a codeword)."""
+    return symbols.reshape(codewords, -1).T.reshape(-1) if codewords > 1 else symbols
+
+
+def deinterleave(symbols: torch.Tensor, codewords: int) -> torch.Tensor:
+    """The receiver's inverse of :func:`interleave`: sent order ``[C*S]`` -> codeword-major."""
+    return symbols.reshape(-1, codewords).T.reshape(-1) if codewords > 1 else symbols
 
 
 def receive_bytes(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, m: MCS,
@@ -138,6 +170,9 @@ def receive_bytes(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None
     """Symbols -> ``(payload, failed codewords, total codewords)``; failed blocks keep their
     hard decisions (a real receiver has nothing better)."""
     code = m.code
+    blocks = y.numel() // m.symbols_per_codeword
+    y = deinterleave(y.reshape(-1), blocks)
+    fading = deinterleave(fading.reshape(-1), blocks) if fading is not None else None
     llr = m.mod.demap(y, noise_var, fading).reshape(-1, code.n)
     info, ok, _ = code.decode(llr, iterations=iterations)
     bits = info.reshape(-1)[: n_bytes * 8]

@@ -8,6 +8,8 @@ Each configuration is a fresh ``semcodec bench`` process writing a fresh results
 cached work, no warm codec caches), so what is compared is what a user would see; process start
 (~1-2 s) and, for Ray, starting a local cluster (~5 s) are inside the timing, as they are for a
 user. Ratios are against local 1 job of the same run; with ``--repeats`` the median is quoted.
+"local, 1 job on 1 core" is the same job held to one core (as on a one-core machine): 2 jobs on
+2 cores against it is how the executor scales per core, apart from one job's own threads.
 
 CPU time (user + system, of the bench process and every process it waited for) is measured too:
 "cores busy" = CPU time / wall time. One job that already keeps ``c`` of the machine's ``C`` cores
@@ -34,6 +36,7 @@ from _common import print_table, write_json  # noqa: E402
 
 SNRS = "-3,0,3,6,9,12,15,19"
 CONFIGS = [("local, 1 job", ["--executor", "local", "-j", "1"]),
+           ("local, 1 job on 1 core", ["--executor", "local", "-j", "1"]),
            ("local, 2 jobs", ["--executor", "local", "-j", "2"]),
            ("ray, 1 worker", ["--executor", "ray", "-j", "1"]),
            ("ray, 2 workers", ["--executor", "ray", "-j", "2"])]
@@ -44,8 +47,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench(data: str, images: int | None, extra: list[str], metrics: str | None) -> tuple[float, int, float]:
-    """Wall time of one fresh ``semcodec bench`` process, the records it wrote, and its CPU time."""
+def bench(data: str, images: int | None, extra: list[str], metrics: str | None,
+          one_core: bool = False) -> tuple[float, int, float]:
+    """Wall time of one fresh ``semcodec bench`` process, the records it wrote, and its CPU time
+    (``one_core``: the process may use only the first core it is given, as on a 1-core machine)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.jsonl"
         cmd = [sys.executable, "-m", "semcodec", "bench", "kodak24", "--data", data, "--codecs",
@@ -55,7 +60,9 @@ def bench(data: str, images: int | None, extra: list[str], metrics: str | None) 
         if metrics:
             cmd += ["--metrics", metrics]
         cpu0, t0 = _children_cpu(), time.perf_counter()
-        run = subprocess.run(cmd, capture_output=True, text=True)
+        pin = sorted(os.sched_getaffinity(0))[:1]
+        run = subprocess.run(cmd, capture_output=True, text=True,
+                             preexec_fn=(lambda: os.sched_setaffinity(0, pin)) if one_core else None)
         wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         if run.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed: {run.stderr.strip()[-500:]}")
@@ -72,7 +79,7 @@ def main() -> None:
 
     rows, table = [], {}
     for name, extra in CONFIGS:
-        runs = [bench(args.data, args.images, extra, None) for _ in range(args.repeats)]
+        runs = [bench(args.data, args.images, extra, None, "1 core" in name) for _ in range(args.repeats)]
         wall = statistics.median(w for w, _, _ in runs)
         cpu = statistics.median(c for _, _, c in runs)
         records = runs[0][1]
@@ -93,15 +100,19 @@ def main() -> None:
     ray_vs_local = {n: round(table[f"ray, {n} worker{'s' if n > 1 else ''}"]["records_per_s"]
                              / table[f"local, {n} job{'s' if n > 1 else ''}"]["records_per_s"], 3) for n in (1, 2)}
     print(f"ray / local at equal workers: {json.dumps(ray_vs_local)}")
+    per_core = round(table["local, 2 jobs"]["records_per_s"] / table["local, 1 job on 1 core"]["records_per_s"], 3)
+    print(f"per core: 2 jobs on {n_cores} cores / 1 job on 1 core = {per_core}x (how the executor scales when "
+          f"workers, not threads, are what fills the cores)")
     full = {}
     if args.full:
-        for name, extra in CONFIGS[:2]:
+        for name, extra in [c for c in CONFIGS if c[0] in ("local, 1 job", "local, 2 jobs")]:
             wall, records, cpu = bench(args.data, None, extra, None)
             full[name] = {"wall_s": round(wall, 1), "records": records, "cpu_s": round(cpu, 1)}
             print(f"full kodak24 sweep, {name}: {records} records in {wall:.1f} s ({cpu:.0f} CPU s)")
     path = write_json("scaling", {"images": args.images, "snrs": SNRS, "configs": table,
                                   "cores": n_cores, "bound_for_more_jobs": bound,
-                                  "ray_vs_local_equal_workers": ray_vs_local, "full_sweep": full})
+                                  "ray_vs_local_equal_workers": ray_vs_local,
+                                  "two_jobs_vs_one_job_on_one_core": per_core, "full_sweep": full})
     print(f"wrote {path}")
 
 

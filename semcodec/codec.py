@@ -143,6 +143,8 @@ class OperatingPoint:
         channel: the kind of channel the link is deployed on (``awgn``, ``rayleigh``, ...): a
             design fact like the design SNR — a digital link picks its MCS from that channel's
             measured table. The fades themselves are never known to the transmitter.
+        coherence: symbols a fade lasts on that channel (``None``: no fading), so a digital link
+            knows how many fades its frame spans.
     """
 
     design_snr_db: float
@@ -151,6 +153,7 @@ class OperatingPoint:
     #: the receiving user's question, for a query-driven codec (``takes_query``); else ``None``
     query: str | None = None
     channel: str = "awgn"
+    coherence: int | None = None
 
 
 @dataclass
@@ -295,12 +298,12 @@ class Codec(ABC):
 
     # -- operating point -------------------------------------------------------------------
     def operating_point(self, channel_snr_db: float | None = None, query: str | None = None,
-                        channel: str = "awgn") -> OperatingPoint:
+                        channel: str = "awgn", coherence: int | None = None) -> OperatingPoint:
         """What the transmitter knows for a run over a channel at ``channel_snr_db``: the requested
         design SNR, or the channel's when none was requested (then ``channel_snr_db`` is needed);
         and the user's question, which a query-driven codec needs (another codec is not told it:
         the question is then only asked of its reconstruction, by ``answer_match``); and the
-        kind of ``channel`` the link is deployed on."""
+        kind of ``channel`` the link is deployed on, with its fades' ``coherence`` (symbols)."""
         query = " ".join(str(query).split()) if query is not None else None
         if query and len(query) > 1000:
             raise InvalidInput(f"the question is {len(query):,} characters long; at most 1,000 are taken")
@@ -313,7 +316,8 @@ class Codec(ABC):
         else:
             raise InvalidInput(f"{self.name} needs a design SNR (--design-snr) to encode")
         seen = float(channel_snr_db) if self.sees_channel_snr and channel_snr_db is not None else None
-        return OperatingPoint(design, matched, seen, (query or None) if self.takes_query else None, channel)
+        return OperatingPoint(design, matched, seen, (query or None) if self.takes_query else None, channel,
+                              coherence)
 
     def config(self) -> dict[str, Any]:
         """What a separate receiver process needs to rebuild this codec (saved with a signal)."""
@@ -375,7 +379,7 @@ class Codec(ABC):
         user's question, for a query-driven codec)."""
         from .metrics import compute_metrics, score_texts
 
-        op = self.operating_point(snr_db, query, channel.name)
+        op = self.operating_point(snr_db, query, channel.name, getattr(channel, "coherence", None))
         query = " ".join(query.split()) if query else None
         self._tx_info = {"query": query} if query else {}  # facts of this run's encode only
         t0 = time.perf_counter()

@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from .codec import Codec
     from .signal import Reconstruction
 
-FORMAT = "semcodec-signal/2"
+FORMAT = "semcodec-signal/3"
 #: Formats this version reads (/1 differs only in how a header names a checkpoint).
-READABLE = ("semcodec-signal/1", FORMAT)
+READABLE = ("semcodec-signal/1", "semcodec-signal/2", FORMAT)
+#: Formats whose digital streams were laid out before the digital link scrambled, interleaved and
+#: CRC-protected its codewords (/3): their analog streams still decode, their digital ones cannot.
+OLD_DIGITAL_LAYOUT = ("semcodec-signal/1", "semcodec-signal/2")
 #: The metadata JSON is small; anything larger is not ours.
 MAX_META_BYTES = 1 << 20
 STREAM_NAME = r"[A-Za-z0-9_.-]{1,64}"
@@ -137,6 +140,9 @@ def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict
             if not isinstance(meta, dict) or meta.get("format") not in READABLE:
                 raise SignalFileError(f"{path}: not a {FORMAT} file")
             meta = _META.check(meta, "signal file")
+            if meta["format"] in OLD_DIGITAL_LAYOUT and any(s["kind"] == "digital" for s in meta["streams"].values()):
+                raise SignalFileError(f"{path}: a {meta['format']} file from an older semcodec, whose digital "
+                                      f"streams had no scrambler, interleaver or CRC; encode the image again")
             wanted = {"meta.npy"}
             streams = {}
             for name, s in meta["streams"].items():

@@ -15,7 +15,8 @@ from semcodec.registry import CODECS, load_codec, names
 
 GOLDEN = Path(__file__).parent / "golden" / "records.json"
 CASES = [("uncoded-analog", "awgn", 5.0), ("deep-jscc", "awgn", 8.0), ("deep-jscc", "rayleigh", 8.0),
-         ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0), ("adjscc", "awgn", 8.0)]
+         ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0), ("bpg-ldpc", "rayleigh", 19.0),
+         ("adjscc", "awgn", 8.0)]
 
 
 def _summary(rec: dict) -> dict:

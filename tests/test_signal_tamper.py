@@ -309,3 +309,16 @@ def test_a_zip_bomb_member_is_refused_from_its_header(signals, tmp_path):
     bad = tmp_path / "bomb.npz"
     bad.write_bytes(buf.getvalue())
     assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "symbols")
+
+
+@pytest.mark.parametrize("old", ["semcodec-signal/1", "semcodec-signal/2"])
+def test_an_old_file_with_digital_streams_is_refused_and_an_analog_one_still_decodes(signals, tmp_path, old):
+    """Before /3 the digital link had no scrambler, interleaver or CRC: its streams would decode to
+    garbage, so the file is refused in one line; an analog-only file of then is read as before."""
+    meta, arrays = read_parts(signals["bpg-ldpc"])
+    bad = write_parts(tmp_path / "old-bpg.npz", {**meta, "format": old}, arrays)
+    assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "encode the image again")
+    meta, arrays = read_parts(signals["deep-jscc"])
+    fine = write_parts(tmp_path / "old-jscc.npz", {**meta, "format": old}, arrays)
+    code, out, err = call_cli("decode", fine, "-o", tmp_path / "y.png")
+    assert code == 0 and (tmp_path / "y.png").exists(), err

@@ -83,13 +83,13 @@ class BpgLdpcCodec(Codec):
 
             parse_mcs(str(self.opts["mcs"]))  # fail early on a bad name
 
-    def link(self, op: "OperatingPoint") -> "DigitalLink":
+    def link(self, op: "OperatingPoint", frame_symbols: int) -> "DigitalLink":
         """The digital link for the operating point: ``--opt mcs`` or the choice from the table of
-        the channel the link is deployed on."""
+        the channel the link is deployed on, for a frame of about ``frame_symbols`` symbols."""
         from ..links.digital import DigitalLink
 
-        return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]),
-                                          self.opts["mcs"], int(self.opts["iterations"]), op.channel)
+        return DigitalLink.for_operating_point(op, frame_symbols, float(self.opts["margin_db"]),
+                                               self.opts["mcs"], int(self.opts["iterations"]))
 
     def budget(self, height: int, width: int) -> int:
         """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
@@ -105,12 +105,18 @@ class BpgLdpcCodec(Codec):
         if self.budget(h, w) < header_channel_uses(HEADER_BITS):
             raise InvalidInput(f"bpg-ldpc: a {w}x{h} image at k/n {self.bandwidth:.4g} allows {self.budget(h, w)} "
                                f"channel uses, fewer than its {header_channel_uses(HEADER_BITS)}-use header")
-        link = self.link(op)
-        max_bytes = link.capacity_bytes(self.budget(h, w) - header_channel_uses(HEADER_BITS))
+        from ..phy.ldpc import DEFAULT_N
+        from ..phy.mcs import frame_fades
+
+        room = self.budget(h, w) - header_channel_uses(HEADER_BITS)
+        # the frame fills the room but for the last partial codeword (at most n symbols: BPSK)
+        link = self.link(op, room - DEFAULT_N)
+        max_bytes = link.capacity_bytes(room)
         fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
         # nothing fits: nothing is sent, the receiver can only show grey
         quality, data = fit if fit is not None else (None, b"")
-        self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes)
+        self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes,
+                              design_fades=frame_fades(room - DEFAULT_N, op.coherence))
         tx = link.transmit(data)
         header = {"height": int(h), "width": int(w), **tx.header}
         return Signal({"image": tx.stream}, header, SIZE_BITS + tx.header_bits)

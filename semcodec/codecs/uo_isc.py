@@ -200,10 +200,12 @@ class UoIscCodec(Codec):
             padded = torch.cat([bits, bits.new_zeros((-bits.numel()) % psk.BITS_PER_SYMBOL)])
             stream = Stream(psk.modulate(padded), "digital", bits=int(bits.numel()))
         else:
-            from ..phy.mcs import bits_to_bytes
+            from ..phy.mcs import ALL_MCS, bits_to_bytes
 
-            link = DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
-                                              int(self.opts["iterations"]), op.channel)
+            # the frame is at least what the densest MCS would take: as many fades as are sure
+            shortest = int(bits.numel() / max(m.nominal_efficiency for m in ALL_MCS))
+            link = DigitalLink.for_operating_point(op, shortest, float(self.opts["margin_db"]), self.opts["mcs"],
+                                                   int(self.opts["iterations"]))
             tx = link.transmit(bits_to_bytes(bits))
             stream, header_bits = tx.stream, header_bits + tx.header_bits
             header.update(tx.header)

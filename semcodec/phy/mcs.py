@@ -79,23 +79,40 @@ def mcs_table() -> dict:
     return json.loads(path.read_text())
 
 
-#: Channels whose FERs were measured on their own (``benchmarks/ber_curves.py``): name -> key of the
-#: table. Rayleigh block fading: each codeword interleaved over :data:`RAYLEIGH_FADES` independent
-#: fades with receiver CSI. Any other channel (noiseless, a plugin's) designs with AWGN's table.
-CHANNEL_TABLES = {"awgn": "fer", "rayleigh": "fer_rayleigh"}
-
-#: Independent fades one codeword sees in the Rayleigh table: what the interleaver gives a frame of
-#: 32 or more 1,024-symbol coherence blocks (a 3 H W / 12 budget of 362x362 pixels or more; a Kodak
-#: image spans ~96). A shorter frame gives a codeword fewer fades, so the table is optimistic there.
-RAYLEIGH_FADES = 32
+#: Rayleigh block fading's tables (``benchmarks/ber_curves.py --channel rayleigh --fades F``): F
+#: independent fades per codeword -> key. With the link's interleaver a codeword sees every
+#: coherence block of its frame, so F = the blocks the frame spans (a Kodak image at 1/12 spans
+#: ~96 of 1,024 symbols); the transmitter designs with the table of the largest F it is sure of.
+RAYLEIGH_TABLES = {1: "fer_rayleigh_1", 2: "fer_rayleigh_2", 4: "fer_rayleigh_4", 8: "fer_rayleigh_8",
+                   16: "fer_rayleigh_16", 32: "fer_rayleigh"}
 
 
-def measured_fer(m: MCS, snr_db: float, channel: str = "awgn") -> float:
-    """FER measured on ``channel`` (its own table, else AWGN's) at the largest tabulated SNR not
-    above ``snr_db`` (conservative); 1 below the table."""
+def table_key(channel: str = "awgn", fades: int | None = None) -> str:
+    """The key of the FER table a link deployed on ``channel`` designs with. AWGN, and any channel
+    without tables of its own (noiseless, a plugin's), use AWGN's. Rayleigh: the table of the most
+    fades per codeword not above ``fades`` (``None``: a long frame, 32 or more)."""
+    if channel != "rayleigh":
+        return "fer"
+    if fades is None:
+        return RAYLEIGH_TABLES[32]
+    return RAYLEIGH_TABLES[max([f for f in RAYLEIGH_TABLES if f <= max(1, fades)])]
+
+
+def frame_fades(frame_symbols: int, coherence: int | None) -> int | None:
+    """Independent fades a codeword of an interleaved frame of ``frame_symbols`` sees on a channel
+    whose fades last ``coherence`` symbols (whole blocks only: a conservative count); ``None`` on a
+    channel without fading."""
+    return max(1, int(frame_symbols) // int(coherence)) if coherence else None
+
+
+def measured_fer(m: MCS, snr_db: float, channel: str = "awgn", fades: int | None = None) -> float:
+    """FER measured on ``channel`` (with ``fades`` per codeword on Rayleigh; see :func:`table_key`)
+    at the largest tabulated SNR not above ``snr_db`` (conservative); 1 below the table."""
     table = mcs_table()
-    fer = table.get(CHANNEL_TABLES.get(channel, "fer")) or table["fer"]
-    points = sorted((float(s), f) for s, f in fer.get(m.name, {}).items())
+    key = table_key(channel, fades)
+    if key not in table:
+        raise RuntimeError(f"mcs_table.json has no {key} table: run benchmarks/ber_curves.py --write-table for it")
+    points = sorted((float(s), f) for s, f in table[key].get(m.name, {}).items())
     below = [f for s, f in points if s <= snr_db + 1e-9]
     return below[-1] if below else 1.0
 
@@ -107,14 +124,16 @@ def measured_fer(m: MCS, snr_db: float, channel: str = "awgn") -> float:
 MARGIN_DB = 1.0
 
 
-def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn") -> MCS:
+def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn",
+               fades: int | None = None) -> MCS:
     """The highest-rate MCS whose FER measured on ``channel`` at ``snr_db - margin_db`` is below 1e-2.
 
-    ``channel`` is the kind of channel the link is deployed on (a design fact, like the design
-    SNR; the fades themselves are never known to the transmitter). Falls back to the most robust
-    MCS when none qualifies (the cliff is then visible).
+    ``channel`` is the kind of channel the link is deployed on and ``fades`` how many fading
+    blocks its frame spans (design facts, like the design SNR; the fades themselves are never
+    known to the transmitter). Falls back to the most robust MCS when none qualifies (the cliff
+    is then visible).
     """
-    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db, channel) < TARGET_FER]
+    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db, channel, fades) < TARGET_FER]
     return usable[-1] if usable else ALL_MCS[0]
 
 
@@ -146,7 +165,21 @@ def transmit_bytes(data: bytes, m: MCS) -> torch.Tensor:
     fill = blocks * code.k - bits.numel()
     pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
     info = torch.cat([bits.to(torch.uint8), pad])
-    return interleave(m.mod.modulate(code.encode(info.reshape(blocks, code.k)).reshape(-1)), blocks)
+    coded = code.encode(info.reshape(blocks, code.k)).reshape(-1)
+    return interleave(m.mod.modulate(coded ^ scrambling_bits(coded.numel())), blocks)
+
+
+#: Seed of the scrambling sequence both ends share.
+SCRAMBLER_SEED = 0x5C4A
+
+
+def scrambling_bits(n_bits: int) -> torch.Tensor:
+    """The fixed pseudo-random bits (uint8 ``[n_bits]``) XORed onto the coded bits before mapping.
+
+    Why: a QAM symbol's energy depends on its bits, so a low-entropy payload (zeros, text) would
+    send symbols whose mean energy is far from 1 (all-zero 64-QAM: +3 dB) and the real SNR would
+    not be the nominal one; scrambled, every payload maps to unit mean energy."""
+    return torch.randint(0, 2, (n_bits,), generator=torch.Generator().manual_seed(SCRAMBLER_SEED), dtype=torch.uint8)
 
 
 def interleave(symbols: torch.Tensor, codewords: int) -> torch.Tensor:
@@ -173,7 +206,8 @@ def receive_bytes(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None
     blocks = y.numel() // m.symbols_per_codeword
     y = deinterleave(y.reshape(-1), blocks)
     fading = deinterleave(fading.reshape(-1), blocks) if fading is not None else None
-    llr = m.mod.demap(y, noise_var, fading).reshape(-1, code.n)
+    llr = m.mod.demap(y, noise_var, fading).reshape(-1)
+    llr = (llr * (1.0 - 2.0 * scrambling_bits(llr.numel()).float())).reshape(-1, code.n)  # descramble
     info, ok, _ = code.decode(llr, iterations=iterations)
     bits = info.reshape(-1)[: n_bytes * 8]
     return bits_to_bytes(bits), int((~ok).sum()), int(ok.numel())

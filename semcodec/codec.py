@@ -209,6 +209,9 @@ class Codec(ABC):
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
+    #: Stream name -> the kind (``digital``/``analog``) the codec sends it as, checked when a signal
+    #: comes from a file (a relabelled stream is refused); empty: not declared.
+    stream_kinds: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -285,6 +288,9 @@ class Codec(ABC):
             if h < 1 or w < 1:
                 raise SignalFileError(f"header: image size {h}x{w} is not positive")
             check_pixels(h, w, "signal file")
+        for name, kind in self.stream_kinds.items():
+            if name in received.streams and received.streams[name].kind != kind:
+                raise SignalFileError(f"stream {name!r} is {received.streams[name].kind}; {self.name} sends it {kind}")
         expected = self.expected_streams(received.header)
         if expected is None:
             return

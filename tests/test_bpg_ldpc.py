@@ -81,3 +81,15 @@ def test_on_rayleigh_fading_the_matched_link_decodes(small_image):
     assert matched["status"] == "ok" and matched["metrics"]["psnr"] > 26
     assert matched["transmitter"]["mcs"] != BpgLdpcCodec().run(small_image, snr_db=19.0, channel=AWGNChannel(),
                                                                   metrics=["psnr"]).record["transmitter"]["mcs"]
+
+
+def test_a_picture_smaller_than_its_budget_designs_for_the_frame_it_sends():
+    """A flat picture's HEVC file is far below a large budget: its frame spans one fade, not the
+    budget's many, and the MCS is the one the one-fade table allows."""
+    from semcodec.channel import RayleighChannel
+    from semcodec.phy.mcs import choose_mcs
+
+    flat = torch.full((3, 256, 256), 0.5)
+    rec = BpgLdpcCodec(bandwidth=1 / 3).run(flat, snr_db=20.0, channel=RayleighChannel(), metrics=["psnr"]).record
+    assert rec["channel_uses"] < 2 * 1024 and rec["transmitter"]["design_fades"] == 1
+    assert rec["transmitter"]["mcs"] == choose_mcs(20.0, channel="rayleigh", fades=1).name

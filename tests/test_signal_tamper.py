@@ -322,3 +322,10 @@ def test_an_old_file_with_digital_streams_is_refused_and_an_analog_one_still_dec
     fine = write_parts(tmp_path / "old-jscc.npz", {**meta, "format": old}, arrays)
     code, out, err = call_cli("decode", fine, "-o", tmp_path / "y.png")
     assert code == 0 and (tmp_path / "y.png").exists(), err
+
+
+def test_a_stream_relabelled_to_another_kind_is_refused(signals, tmp_path):
+    meta, arrays = read_parts(signals["bpg-ldpc"])
+    meta = _set(meta, "streams.image.kind", "analog")
+    bad = write_parts(tmp_path / "relabelled.npz", {**meta, "format": "semcodec-signal/1"}, arrays)
+    assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "sends it digital")

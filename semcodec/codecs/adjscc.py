@@ -132,6 +132,7 @@ class AdaptiveJsccCodec(Codec):
     needs = "nothing to download (one checkpoint for all SNRs ships with the package)"
     options = {"checkpoint": Option(None, "a shipped checkpoint name or a .safetensors file of your own",
                                     path=True)}
+    stream_kinds = {"image": "analog"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "checkpoint": Str(80, pattern=CHECKPOINT_ID)})
 
     @classmethod

@@ -51,6 +51,7 @@ class BpgLdpcCodec(Codec):
         "margin_db": Option(1.0, "MCS safety margin below the design SNR (dB)", min=-10.0, max=30.0),
     }
 
+    stream_kinds = {"image": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "mcs": Str(16, pattern=r"[a-z0-9]+-[0-9]/[0-9]"),
                          "mcs_index": Int(0, 15), "payload_bytes": Int(0, 2**24 - 1)})
 
@@ -87,9 +88,11 @@ class BpgLdpcCodec(Codec):
         """The digital link for the operating point: ``--opt mcs`` or the choice from the table of
         the channel the link is deployed on, for a frame of about ``frame_symbols`` symbols."""
         from ..links.digital import DigitalLink
+        from ..phy.mcs import frame_fades
 
-        return DigitalLink.for_operating_point(op, frame_symbols, float(self.opts["margin_db"]),
-                                               self.opts["mcs"], int(self.opts["iterations"]))
+        return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
+                                          int(self.opts["iterations"]), op.channel,
+                                          frame_fades(frame_symbols, op.coherence))
 
     def budget(self, height: int, width: int) -> int:
         """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
@@ -106,17 +109,28 @@ class BpgLdpcCodec(Codec):
             raise InvalidInput(f"bpg-ldpc: a {w}x{h} image at k/n {self.bandwidth:.4g} allows {self.budget(h, w)} "
                                f"channel uses, fewer than its {header_channel_uses(HEADER_BITS)}-use header")
         from ..phy.ldpc import DEFAULT_N
-        from ..phy.mcs import frame_fades
+        from ..phy.mcs import frame_fades, tabulated_fades
 
         room = self.budget(h, w) - header_channel_uses(HEADER_BITS)
-        # the frame fills the room but for the last partial codeword (at most n symbols: BPSK)
-        link = self.link(op, room - DEFAULT_N)
-        max_bytes = link.capacity_bytes(room)
-        fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
-        # nothing fits: nothing is sent, the receiver can only show grey
-        quality, data = fit if fit is not None else (None, b"")
+        # Design for the frame the budget allows (it fills the room but for the last partial
+        # codeword: at most n symbols, BPSK). On a fading channel a picture whose HEVC file is
+        # smaller than that (smooth content, a large budget) sends a shorter frame that spans
+        # fewer fades: then design again for the frame actually sent (at most a few rounds: a
+        # more robust MCS only lengthens the frame).
+        frame = room - DEFAULT_N
+        for _ in range(4):
+            link = self.link(op, frame)
+            max_bytes = link.capacity_bytes(room)
+            fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
+            # nothing fits: nothing is sent, the receiver can only show grey
+            quality, data = fit if fit is not None else (None, b"")
+            sent = link.symbols_for(len(data))
+            if (not data or op.coherence is None or self.opts["mcs"]
+                    or tabulated_fades(frame_fades(sent, op.coherence)) >= tabulated_fades(frame_fades(frame, op.coherence))):
+                break
+            frame = sent
         self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes,
-                              design_fades=frame_fades(room - DEFAULT_N, op.coherence))
+                              design_fades=frame_fades(frame, op.coherence))
         tx = link.transmit(data)
         header = {"height": int(h), "width": int(w), **tx.header}
         return Signal({"image": tx.stream}, header, SIZE_BITS + tx.header_bits)

@@ -129,6 +129,7 @@ class DeepJsccCodec(Codec):
     needs = "nothing to download (checkpoints ship with the package)"
     options = {"checkpoint": Option(None, "a shipped checkpoint name or a .safetensors file (default: "
                                           "the shipped one nearest the design SNR)", path=True)}
+    stream_kinds = {"image": "analog"}
     header_schema = HEADER_SCHEMA
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:

@@ -99,6 +99,7 @@ class UoIscCodec(Codec):
         "margin_db": Option(1.0, "MCS safety margin below the design SNR (dB)", min=-10.0, max=30.0),
         "iterations": Option(20, "LDPC decoder iterations", min=1, max=200),
     }
+    stream_kinds = {"indices": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "query": Str(1000), "checkpoint": Str(80),
                          "link": Str(8, pattern="ldpc|8psk"), "indices": Int(0, 2**31 - 1),
                          "index_bits": Int(1, 16), "mcs": Str(16), "mcs_index": Int(0, 15),
@@ -200,12 +201,13 @@ class UoIscCodec(Codec):
             padded = torch.cat([bits, bits.new_zeros((-bits.numel()) % psk.BITS_PER_SYMBOL)])
             stream = Stream(psk.modulate(padded), "digital", bits=int(bits.numel()))
         else:
-            from ..phy.mcs import ALL_MCS, bits_to_bytes
+            from ..phy.mcs import ALL_MCS, bits_to_bytes, frame_fades
 
             # the frame is at least what the densest MCS would take: as many fades as are sure
             shortest = int(bits.numel() / max(m.nominal_efficiency for m in ALL_MCS))
-            link = DigitalLink.for_operating_point(op, shortest, float(self.opts["margin_db"]), self.opts["mcs"],
-                                                   int(self.opts["iterations"]))
+            link = DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
+                                              int(self.opts["iterations"]), op.channel,
+                                              frame_fades(shortest, op.coherence))
             tx = link.transmit(bits_to_bytes(bits))
             stream, header_bits = tx.stream, header_bits + tx.header_bits
             header.update(tx.header)

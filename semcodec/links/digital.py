@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from . import Transmission
 
 if TYPE_CHECKING:
-    from ..codec import OperatingPoint
     from ..phy.mcs import MCS
     from ..signal import ReceivedStream
 
@@ -85,16 +84,6 @@ class DigitalLink:
             return cls(parse_mcs(forced), iterations)
         return cls(choose_mcs(design_snr_db, MARGIN_DB if margin_db is None else margin_db, channel, fades),
                    iterations)
-
-    @classmethod
-    def for_operating_point(cls, op: "OperatingPoint", frame_symbols: int, margin_db: float | None = None,
-                            forced: str | None = None, iterations: int = 20) -> "DigitalLink":
-        """:meth:`for_design_snr` for a transmitter at ``op`` whose frame will take at least
-        ``frame_symbols`` symbols (on a fading channel, that is how many fades each codeword sees)."""
-        from ..phy.mcs import frame_fades
-
-        return cls.for_design_snr(op.design_snr_db, margin_db, forced, iterations, op.channel,
-                                  frame_fades(frame_symbols, op.coherence))
 
     @classmethod
     def from_header(cls, header: dict[str, Any], iterations: int = 20) -> "DigitalLink":

@@ -93,9 +93,13 @@ def table_key(channel: str = "awgn", fades: int | None = None) -> str:
     fades per codeword not above ``fades`` (``None``: a long frame, 32 or more)."""
     if channel != "rayleigh":
         return "fer"
-    if fades is None:
-        return RAYLEIGH_TABLES[32]
-    return RAYLEIGH_TABLES[max([f for f in RAYLEIGH_TABLES if f <= max(1, fades)])]
+    return RAYLEIGH_TABLES[tabulated_fades(fades)]
+
+
+def tabulated_fades(fades: int | None) -> int:
+    """The fades per codeword of the Rayleigh table a frame spanning ``fades`` blocks designs with:
+    the most tabulated not above it (``None``: a long frame, 32)."""
+    return 32 if fades is None else max(f for f in RAYLEIGH_TABLES if f <= max(1, fades))
 
 
 def frame_fades(frame_symbols: int, coherence: int | None) -> int | None:

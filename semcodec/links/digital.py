@@ -1,7 +1,7 @@
 """The digital link: bytes -> LDPC codewords -> QAM symbols, and back with soft decisions.
 
 Transmitter: payload bytes + CRC-32 -> bits -> whole LDPC codewords (the last filled with fixed
-pseudo-random bits) -> Gray QAM -> symbols interleaved over the frame (each codeword spread over
+pseudo-random bits) -> scrambled coded bits -> Gray QAM -> symbols interleaved over the frame (each codeword spread over
 every fade of a fading channel). Receiver: de-interleaving, soft demapping (max-log LLRs with the
 noise variance and CSI) -> layered min-sum decoding of every codeword in one batch -> bytes; a
 codeword that fails keeps its hard decisions (a real receiver has nothing better) and is counted.

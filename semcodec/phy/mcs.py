@@ -1,9 +1,11 @@
 """The digital link: bytes -> LDPC codewords -> QAM symbols, and back with soft decisions.
 
 An MCS is a (modulation, code rate) pair. By default the transmitter picks the highest-rate
-MCS whose *measured* frame error rate at the design SNR is below 1e-2, from the table that
+MCS whose *measured* frame error rate at the design SNR is below 1e-2, from the table of the
+channel it is deployed on (AWGN; Rayleigh block fading with 1 to 32 fades per codeword) that
 ``benchmarks/ber_curves.py`` writes to ``semcodec/phy/mcs_table.json`` (checked in with the
-command that made it).
+commands that made it). On the way out the coded bits are scrambled and the symbols interleaved
+over the frame; the receiver undoes both before decoding.
 """
 
 from __future__ import annotations

@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_json  # noqa: E402
 
 SNRS = "-3,0,3,6,9,12,15,19"
-CONFIGS = [("local, 1 job", ["--executor", "local", "-j", "1"]),
-           ("local, 1 job on 1 core", ["--executor", "local", "-j", "1"]),
-           ("local, 2 jobs", ["--executor", "local", "-j", "2"]),
-           ("ray, 1 worker", ["--executor", "ray", "-j", "1"]),
-           ("ray, 2 workers", ["--executor", "ray", "-j", "2"])]
+#: (name, bench flags, held to one core)
+CONFIGS = [("local, 1 job", ["--executor", "local", "-j", "1"], False),
+           ("local, 1 job on 1 core", ["--executor", "local", "-j", "1"], True),
+           ("local, 2 jobs", ["--executor", "local", "-j", "2"], False),
+           ("ray, 1 worker", ["--executor", "ray", "-j", "1"], False),
+           ("ray, 2 workers", ["--executor", "ray", "-j", "2"], False)]
 
 
 def _children_cpu() -> float:
@@ -78,8 +79,8 @@ def main() -> None:
     args = ap.parse_args()
 
     rows, table = [], {}
-    for name, extra in CONFIGS:
-        runs = [bench(args.data, args.images, extra, None, "1 core" in name) for _ in range(args.repeats)]
+    for name, extra, one_core in CONFIGS:
+        runs = [bench(args.data, args.images, extra, None, one_core) for _ in range(args.repeats)]
         wall = statistics.median(w for w, _, _ in runs)
         cpu = statistics.median(c for _, _, c in runs)
         records = runs[0][1]
@@ -105,7 +106,7 @@ def main() -> None:
           f"workers, not threads, are what fills the cores)")
     full = {}
     if args.full:
-        for name, extra in [c for c in CONFIGS if c[0] in ("local, 1 job", "local, 2 jobs")]:
+        for name, extra, _ in [c for c in CONFIGS if c[0] in ("local, 1 job", "local, 2 jobs")]:
             wall, records, cpu = bench(args.data, None, extra, None)
             full[name] = {"wall_s": round(wall, 1), "records": records, "cpu_s": round(cpu, 1)}
             print(f"full kodak24 sweep, {name}: {records} records in {wall:.1f} s ({cpu:.0f} CPU s)")

@@ -156,7 +156,7 @@ def test_the_interleaver_spreads_every_codeword_over_the_frame_and_inverts():
 
 
 class _OneDeepFade(RayleighChannel):
-    """No noise-free miracle: every block fades with |h| = 1 except one 1,024-symbol block at |h| = 0.03."""
+    """A fading channel with one bad block: |h| = 1 everywhere but symbols 1,024-2,047 at |h| = 0.03."""
 
     def __call__(self, x, snr_db, generator=None):
         h = torch.ones_like(x)

@@ -84,15 +84,13 @@ class BpgLdpcCodec(Codec):
 
             parse_mcs(str(self.opts["mcs"]))  # fail early on a bad name
 
-    def link(self, op: "OperatingPoint", frame_symbols: int) -> "DigitalLink":
+    def link(self, op: "OperatingPoint", fades: int | None) -> "DigitalLink":
         """The digital link for the operating point: ``--opt mcs`` or the choice from the table of
-        the channel the link is deployed on, for a frame of about ``frame_symbols`` symbols."""
+        the channel the link is deployed on, for a frame spanning ``fades`` fading blocks."""
         from ..links.digital import DigitalLink
-        from ..phy.mcs import frame_fades
 
         return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
-                                          int(self.opts["iterations"]), op.channel,
-                                          frame_fades(frame_symbols, op.coherence))
+                                          int(self.opts["iterations"]), op.channel, fades)
 
     def budget(self, height: int, width: int) -> int:
         """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
@@ -117,20 +115,18 @@ class BpgLdpcCodec(Codec):
         # smaller than that (smooth content, a large budget) sends a shorter frame that spans
         # fewer fades: then design again for the frame actually sent (at most a few rounds: a
         # more robust MCS only lengthens the frame).
-        frame = room - DEFAULT_N
+        fades = frame_fades(room - DEFAULT_N, op.coherence)
         for _ in range(4):
-            link = self.link(op, frame)
+            link = self.link(op, fades)
             max_bytes = link.capacity_bytes(room)
             fit = self.hevc.fit(image, max_bytes) if max_bytes > 0 else None
             # nothing fits: nothing is sent, the receiver can only show grey
             quality, data = fit if fit is not None else (None, b"")
-            sent = link.symbols_for(len(data))
-            if (not data or op.coherence is None or self.opts["mcs"]
-                    or tabulated_fades(frame_fades(sent, op.coherence)) >= tabulated_fades(frame_fades(frame, op.coherence))):
+            spanned = frame_fades(link.symbols_for(len(data)), op.coherence)
+            if fades is None or not data or self.opts["mcs"] or tabulated_fades(spanned) >= tabulated_fades(fades):
                 break
-            frame = sent
-        self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes,
-                              design_fades=frame_fades(frame, op.coherence))
+            fades = spanned
+        self.note_transmitter(mcs=link.mcs.name, quality=quality, max_bytes=max_bytes, design_fades=fades)
         tx = link.transmit(data)
         header = {"height": int(h), "width": int(w), **tx.header}
         return Signal({"image": tx.stream}, header, SIZE_BITS + tx.header_bits)

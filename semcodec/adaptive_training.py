@@ -59,7 +59,19 @@ class AdaptiveTrainConfig:
     device: str = "cpu"
     threads: int = 0
     bf16: bool = False
+    #: channels drawn per sample (registered names; ``rayleigh`` blocks of ``coherence`` symbols)
+    channels: list[str] = field(default_factory=lambda: ["awgn"])
+    channel_weights: list[float] = field(default_factory=list)
+    coherence: int = 1024
+    #: the decoder takes each symbol's post-equalisation error variance (fading-aware model)
+    csi: bool = False
+    #: start from these weights (fine-tuning; a non-csi checkpoint's decoder input is widened
+    #: with zero weights for the reliability channels, so step 0 decodes as the original)
+    init: str = ""
 
+
+#: Fields added after runs were already under way: a state without them had these values.
+LATER_FIELDS = {"channels": ["awgn"], "channel_weights": [], "coherence": 1024, "csi": False, "init": ""}
 
 #: Settings a resumed run may change: how long it runs and where, not what it learns.
 RESUMABLE_CHANGES = frozenset({"steps", "save_every", "eval_every", "eval_snrs", "eval_data", "device", "threads",
@@ -81,23 +93,71 @@ def augmented_crops(images: list, n: int, crop: int, rng: random.Random):
     return random_crops(images, n, crop, rng, rotate=True)
 
 
-def forward(model, x, snr_db, c: int, generator=None, channel: str = "awgn"):
-    """Encoder -> ``channel`` at per-sample ``snr_db [B]`` -> MMSE equaliser -> decoder, through
-    the bench's own :class:`~semcodec.links.analog.AnalogLink` path and channel blocks."""
+def forward(model, x, snr_db, c: int, generator=None, channel: "str | object" = "awgn"):
+    """Encoder -> ``channel`` at per-sample ``snr_db [B]`` -> equaliser -> decoder, through
+    the bench's own :class:`~semcodec.links.analog.AnalogLink` path and channel blocks.
+    ``channel``: a registered name or a channel block (e.g. a :class:`ChannelMixture`)."""
     from .links.analog import AnalogLink
 
-    return AnalogLink(model, c / 96, c).forward(x, snr_db, _channel(channel), generator)
+    block = _channel(channel) if isinstance(channel, str) else channel
+    return AnalogLink(model, c / 96, c).forward(x, snr_db, block, generator)
 
 
 @lru_cache(maxsize=None)
-def _channel(name: str):
+def _channel(name: str, coherence: int = 1024):
     from .registry import load_channel
 
-    return load_channel(name)()
+    cls = load_channel(name)
+    return cls(coherence=coherence) if name == "rayleigh" else cls()
 
 
-def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234) -> dict[str, float]:
-    """Mean PSNR (dB) over whole ``images`` (uint8 ``[3, H, W]``) at each SNR, AWGN."""
+def training_channel(config: AdaptiveTrainConfig):
+    """The channel block of a run: its one channel, or a per-sample mixture of its channels."""
+    from .channel import ChannelMixture
+
+    names = list(config.channels)
+    if not names:
+        raise InvalidInput("--channel: name at least one channel to train on")
+    if config.channel_weights and len(config.channel_weights) != len(names):
+        raise InvalidInput("--channel-weights: give one weight per --channel")
+    blocks = [_channel(n, config.coherence) for n in names]
+    if len(blocks) == 1:
+        return blocks[0]
+    return ChannelMixture(blocks, config.channel_weights or None)
+
+
+def init_from(model, path: str) -> None:
+    """Load ``path``'s weights into ``model`` (a fine-tuning start). A decoder input wider than
+    the file's (a ``csi`` model from an AWGN one) keeps the file's weights on the symbol channels
+    and zeros on the reliability channels, so the start decodes exactly as the original."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError) as exc:
+        raise InvalidInput(f"--init: {path} is not a safetensors checkpoint ({type(exc).__name__})") from None
+    own = model.state_dict()
+    if set(tensors) != set(own):
+        raise InvalidInput(f"--init: {path} is not a checkpoint of this architecture (other tensors)")
+    for key, value in tensors.items():
+        target = own[key]
+        if value.shape == target.shape:
+            target.copy_(value)
+        elif key == "d_in.0.weight" and value.shape[1] * 2 == target.shape[1] and value.shape[0] == target.shape[0]:
+            target.zero_()
+            target[:, : value.shape[1]].copy_(value)
+        else:
+            raise InvalidInput(f"--init: {path} does not fit this architecture ({key}: {tuple(value.shape)} "
+                               f"vs {tuple(target.shape)})")
+    if not all(torch.isfinite(t).all() for t in own.values() if t.is_floating_point()):
+        raise InvalidInput(f"--init: {path} has non-finite weights")
+
+
+def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234,
+             channel: "str | object" = "awgn") -> dict[str, float]:
+    """Mean PSNR (dB) over whole ``images`` (uint8 ``[3, H, W]``) at each SNR, over ``channel``."""
     import torch
 
     out = {}
@@ -108,7 +168,7 @@ def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234) -
             psnrs = []
             for img in images:
                 x = img.float().div(255.0).unsqueeze(0)
-                x_hat = forward(model, x, snr, c, gen).clamp(0, 1)
+                x_hat = forward(model, x, snr, c, gen, channel).clamp(0, 1)
                 mse = torch.mean((x_hat - x) ** 2).item()
                 psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
             out[f"{snr:g}"] = round(sum(psnrs) / len(psnrs), 3)
@@ -175,7 +235,11 @@ def train_adaptive(
         raise DatasetError(f"no training image is at least {config.crop} px on each side")
     eval_imgs = _load_uint8(eval_files, device) if eval_files else []
 
-    model = AdaptiveJSCC(config.c_max, config.width, config.blocks).to(device)
+    model = AdaptiveJSCC(config.c_max, config.width, config.blocks, csi=config.csi).to(device)
+    channel = training_channel(config)
+    fading_eval = "rayleigh" in config.channels
+    if config.init and not resume:
+        init_from(model, config.init)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -195,7 +259,7 @@ def train_adaptive(
         except Exception as exc:
             raise InvalidInput(f"--resume: {state_path} is not a training state ({type(exc).__name__})") from None
         changed = sorted(k for k, v in asdict(config).items()
-                         if state["config"].get(k) != v and k not in RESUMABLE_CHANGES)
+                         if state["config"].get(k, LATER_FIELDS.get(k)) != v and k not in RESUMABLE_CHANGES)
         if changed:
             raise InvalidInput(f"cannot resume {state_path}: the configuration differs ({', '.join(changed)})")
         model.load_state_dict(state["model"])
@@ -227,7 +291,7 @@ def train_adaptive(
         x = augmented_crops(train_imgs, config.batch, config.crop, rng)
         snr = torch.empty(config.batch, device=device).uniform_(config.snr_min, config.snr_max)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            x_hat = forward(model, x, snr, c)
+            x_hat = forward(model, x, snr, c, channel=channel)
         loss = torch.nn.functional.mse_loss(x_hat.float(), x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -247,7 +311,12 @@ def train_adaptive(
         kodak = None
         if eval_imgs and (step % config.eval_every == 0 or step == config.steps):
             kodak = evaluate(ema, eval_imgs, config.eval_snrs, cs[0])
-            history.append({"step": step, "seconds": round(seconds, 1), "psnr_db": kodak})
+            entry = {"step": step, "seconds": round(seconds, 1), "psnr_db": kodak}
+            if fading_eval:
+                entry["psnr_db_rayleigh"] = evaluate(ema, eval_imgs, config.eval_snrs, cs[0],
+                                                     channel=_channel("rayleigh", 1024))
+                kodak = {**kodak, **{f"rayleigh {k}": v for k, v in entry["psnr_db_rayleigh"].items()}}
+            history.append(entry)
             t_last = time.time()
         if step % config.save_every == 0 or step == config.steps or kodak is not None:
             checkpoint()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .signal import Received, Signal
 
-__all__ = ["AWGNChannel", "Channel", "NoiselessChannel", "RayleighChannel", "check_snr", "complex_noise",
+__all__ = ["AWGNChannel", "Channel", "ChannelMixture", "NoiselessChannel", "RayleighChannel", "RayleighFastChannel", "check_snr", "complex_noise",
            "mmse_equalize", "noise_variance", "SNR_RANGE_DB"]
 
 #: The SNR range the CLI accepts; beyond it results are meaningless or numerically degenerate.
@@ -151,3 +151,53 @@ class RayleighChannel(Channel):
         h_blocks = complex_noise((*x.shape[:-1], blocks), 1.0, generator, x.device)
         h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
         return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+
+
+class RayleighFastChannel(RayleighChannel):
+    """Fast Rayleigh fading with receiver CSI: an independent ``h ~ CN(0, 1)`` for every symbol."""
+
+    name = "rayleigh-fast"
+
+    def __init__(self) -> None:
+        super().__init__(coherence=1)
+
+
+class ChannelMixture(Channel):
+    """Training block: each row of ``x [B, n]`` goes through one of ``members``, drawn per row.
+
+    Why: a learned codec that must serve AWGN and fading alike is trained on a mixture, each
+    sample over its own channel. Rows through a channel without fading get ``h = 1`` in the
+    returned fading tensor (the receiver's LMMSE treats both alike).
+
+    Args:
+        members: channel blocks (e.g. AWGN, Rayleigh block, Rayleigh fast).
+        weights: relative probabilities of the members (default: equal).
+    """
+
+    name = "mixture"
+
+    def __init__(self, members: "list[Channel]", weights: "list[float] | None" = None) -> None:
+        if not members:
+            raise InvalidInput("a channel mixture needs at least one channel")
+        weights = list(weights or [1.0] * len(members))
+        if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise InvalidInput("a channel mixture needs one non-negative weight per channel, not all zero")
+        self.members, self.weights = list(members), weights
+
+    def __call__(self, x, snr_db, generator=None):
+        import torch
+
+        rows = x.reshape(-1, x.shape[-1])
+        probs = torch.tensor(self.weights, dtype=torch.float32)
+        pick = torch.multinomial(probs, rows.shape[0], replacement=True, generator=generator).to(x.device)
+        y, h = torch.empty_like(rows), torch.ones_like(rows)
+        snr = snr_db.reshape(-1, 1) if torch.is_tensor(snr_db) and snr_db.numel() > 1 else snr_db
+        for i, member in enumerate(self.members):
+            sel = (pick == i).nonzero().flatten()
+            if sel.numel() == 0:
+                continue
+            y_m, h_m = member(rows[sel], snr[sel] if torch.is_tensor(snr) and snr.numel() > 1 else snr, generator)
+            y[sel] = y_m
+            if h_m is not None:
+                h[sel] = h_m
+        return y.reshape(x.shape), h.reshape(x.shape)

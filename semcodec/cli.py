@@ -6,6 +6,7 @@ No codec logic lives here, and nothing heavy is imported at module level, so
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -792,6 +793,19 @@ def train_deep_jscc_cmd(
     console.print(escape(f"wrote {out}") + f" (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)")
 
 
+def _weights(text: str | None) -> list[float]:
+    """``"2,1,1"`` -> ``[2.0, 1.0, 1.0]`` (finite, non-negative), one line on anything else."""
+    if not text:
+        return []
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InvalidInput(f"--channel-weights: {text!r} is not comma-separated numbers") from None
+    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise InvalidInput("--channel-weights: weights must be finite, non-negative and not all zero")
+    return values
+
+
 @train_app.command("adjscc")
 def train_adjscc_cmd(
     data: Annotated[list[Path], typer.Option("--data", help="Folder of training images (repeatable).")],
@@ -801,6 +815,7 @@ def train_adjscc_cmd(
     batch: Annotated[int, typer.Option("--batch", min=1)] = 16,
     crop: Annotated[int, typer.Option("--crop", min=16)] = 128,
     lr: Annotated[float, typer.Option("--lr", min=1e-12, max=10.0)] = 1e-3,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Steps of linear learning-rate warm-up.")] = 1000,
     width: Annotated[int, typer.Option("--width", min=8, help="Feature channels at 1/4 resolution.")] = 64,
     blocks: Annotated[int, typer.Option("--blocks", min=0, help="Residual blocks per side.")] = 2,
     snr_min: Annotated[float, typer.Option("--snr-min")] = -5.0,
@@ -810,6 +825,11 @@ def train_adjscc_cmd(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
     threads: Annotated[int, typer.Option("--threads", min=0, help="torch CPU threads (0: torch's default).")] = 0,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast on the CPU (needs AVX512-BF16; always on for CUDA).")] = False,
+    channel: Annotated[Optional[list[str]], typer.Option("--channel", help="Channel to train on (repeatable: each sample draws one; default awgn).")] = None,
+    channel_weights: Annotated[Optional[str], typer.Option("--channel-weights", help="Relative weights of the --channel values, comma-separated.")] = None,
+    coherence: Annotated[int, typer.Option("--coherence", min=1, help="Rayleigh block length in symbols.")] = 1024,
+    csi: Annotated[bool, typer.Option("--csi", help="The decoder takes each symbol's post-equalisation noise variance (fading-aware model).")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
 ) -> None:
     """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
@@ -823,10 +843,17 @@ def train_adjscc_cmd(
 
     config = AdaptiveTrainConfig(
         data=[str(d) for d in data], eval_data=[str(e) for e in eval_data or []], steps=steps,
-        batch=batch, crop=crop, lr=lr, width=width, blocks=blocks, snr_min=check_snr(snr_min),
+        batch=batch, crop=crop, lr=lr, warmup=warmup, width=width, blocks=blocks, snr_min=check_snr(snr_min),
         snr_max=check_snr(snr_max), eval_every=eval_every, seed=seed, device=device, threads=threads,
-        bf16=bf16,
+        bf16=bf16, channels=list(channel or ["awgn"]), channel_weights=_weights(channel_weights),
+        coherence=coherence, csi=csi, init=str(init) if init else "",
     )
+    if init and not init.is_file():
+        raise InvalidInput(f"--init: {init} is not a file")
+    from .registry import load_channel
+
+    for name in config.channels:
+        load_channel(name)
     if config.snr_min > config.snr_max:
         raise InvalidInput("--snr-min must not exceed --snr-max")
 

@@ -94,6 +94,13 @@ class ReceivedStream:
 
         return mmse_equalize(self.symbols, self.fading, self.noise_var)
 
+    def lmmse(self) -> "tuple[Tensor, Tensor]":
+        """``(x_hat, v)``: LMMSE estimates (``h = 1`` without fading) and their per-symbol error
+        variance ``N0 / (|h|^2 + N0)`` (see :func:`semcodec.equalization.lmmse`)."""
+        from .equalization import lmmse
+
+        return lmmse(self.symbols, self.fading, self.noise_var)
+
 
 @dataclass
 class Received:

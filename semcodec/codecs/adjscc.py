@@ -117,9 +117,13 @@ ARCH_LIMITS = {"c_max": 1024, "width": 4096, "blocks": 64}
 
 
 def _check_architecture(arch: object) -> None:
-    if not isinstance(arch, dict) or set(arch) - set(ARCH_LIMITS):
+    if not isinstance(arch, dict) or set(arch) - set(ARCH_LIMITS) - {"csi"}:
         raise ValueError("unknown architecture fields")
+    if type(arch.get("csi", False)) is not bool:
+        raise ValueError("architecture csi must be true or false")
     for key, value in arch.items():
+        if key == "csi":
+            continue
         if type(value) is not int or not 1 <= value <= ARCH_LIMITS[key]:
             raise ValueError(f"architecture {key} out of range")
 

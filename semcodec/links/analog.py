@@ -57,13 +57,14 @@ def puncture(symbols: "Tensor", sent: int) -> "Tensor":
     return s / s.abs().square().mean().sqrt().clamp_min(1e-12)
 
 
-def depuncture(received: "Tensor", full: int) -> "Tensor":
-    """The receiver's ``[full]`` latent symbols: what arrived in place, zeros where nothing was sent."""
+def depuncture(received: "Tensor", full: int, fill: float = 0.0) -> "Tensor":
+    """The receiver's ``[full]`` latent symbols: what arrived in place, ``fill`` where nothing was
+    sent (0 for symbols; 1 for their error variances: nothing known)."""
     import torch
 
     keep = torch.ones(full, dtype=torch.bool)
     keep[punctured_positions(full, received.numel())] = False
-    out = received.new_zeros(full)
+    out = received.new_full((full,), fill)
     out[keep] = received
     return out
 
@@ -136,9 +137,15 @@ class AnalogLink:
         if stream.symbols.numel() != expected:
             raise InvalidInput(f"the received stream has {stream.symbols.numel()} symbols, which does not match "
                                f"the header ({w}x{h} at k/n {self.bandwidth:.4g} sends {expected})")
-        y = depuncture(stream.equalized(), full)
         with torch.no_grad():
-            image = self.network.decode(y.unsqueeze(0).to(self.device), shape, (h, w), snr_db)
+            if getattr(self.network, "csi", False):  # LMMSE symbols + each one's error variance
+                x_hat, var = stream.lmmse()
+                y = depuncture(x_hat, full).unsqueeze(0).to(self.device)
+                v = depuncture(var, full, fill=1.0).unsqueeze(0).to(self.device)
+                image = self.network.decode(y, shape, (h, w), snr_db, noise_var=v)
+            else:
+                y = depuncture(stream.equalized(), full).unsqueeze(0).to(self.device)
+                image = self.network.decode(y, shape, (h, w), snr_db)
         return image[0].cpu()
 
     def forward(self, x: "Tensor", snr_db: "Tensor | float", channel: "Channel",
@@ -149,8 +156,12 @@ class AnalogLink:
         import torch
 
         from ..channel import mmse_equalize, noise_variance
+        from ..equalization import lmmse
 
         s, shape = self.network.encode(x, snr_db, self.channels)
         snr = torch.as_tensor(snr_db, dtype=torch.float32, device=s.device).reshape(-1, 1)
         y, h = channel(s, snr, generator)
+        if getattr(self.network, "csi", False):  # exactly what receive() gives it at run time
+            x_hat, var = lmmse(y, h, noise_variance(snr))
+            return self.network.decode(x_hat, shape, x.shape[-2:], snr_db, noise_var=var)
         return self.network.decode(mmse_equalize(y, h, noise_variance(snr)), shape, x.shape[-2:], snr_db)

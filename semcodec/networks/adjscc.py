@@ -66,11 +66,16 @@ class AdaptiveJSCC(nn.Module):
         c_max: latent channels at the largest bandwidth ratio (``c_max/96``; 16 -> 1/6).
         width: feature channels at 1/4 resolution (half of it at 1/2 resolution).
         blocks: residual blocks on each side at 1/4 resolution.
+        csi: the decoder also takes each received value's reliability — the post-equalisation
+            error variance ``v`` of its symbol (:func:`semcodec.equalization.lmmse`), as
+            ``log10(1/v) / 2`` in ``c_max`` extra input channels (0 where nothing was sent) —
+            so on fading it knows which symbols a deep fade buried. ``False``: the AWGN model,
+            told only the mean SNR.
     """
 
-    def __init__(self, c_max: int = 16, width: int = 64, blocks: int = 2) -> None:
+    def __init__(self, c_max: int = 16, width: int = 64, blocks: int = 2, csi: bool = False) -> None:
         super().__init__()
-        self.c_max, self.width, self.blocks = c_max, width, blocks
+        self.c_max, self.width, self.blocks, self.csi = c_max, width, blocks, bool(csi)
         half = width // 2
         self.e1 = nn.Sequential(nn.Conv2d(3, half, 5, 2, 2), nn.PReLU(half))
         self.e1_att = SnrAttention(half)
@@ -79,7 +84,7 @@ class AdaptiveJSCC(nn.Module):
         self.e_blocks = nn.ModuleList(ResBlock(width) for _ in range(blocks))
         self.e_out = nn.Conv2d(width, c_max, 3, 1, 1)
 
-        self.d_in = nn.Sequential(nn.Conv2d(c_max, width, 3, 1, 1), nn.PReLU(width))
+        self.d_in = nn.Sequential(nn.Conv2d(c_max * (2 if self.csi else 1), width, 3, 1, 1), nn.PReLU(width))
         self.d_in_att = SnrAttention(width)
         self.d_blocks = nn.ModuleList(ResBlock(width) for _ in range(blocks))
         self.d2 = nn.Sequential(nn.ConvTranspose2d(width, half, 5, 2, 2, output_padding=1), nn.PReLU(half))
@@ -94,7 +99,8 @@ class AdaptiveJSCC(nn.Module):
 
     def architecture(self) -> dict:
         """The constructor arguments, as stored in a checkpoint's card."""
-        return {"c_max": self.c_max, "width": self.width, "blocks": self.blocks}
+        arch = {"c_max": self.c_max, "width": self.width, "blocks": self.blocks}
+        return {**arch, "csi": True} if self.csi else arch
 
     @staticmethod
     def condition(snr_db: Tensor | float, c: int, batch: int, device) -> Tensor:
@@ -128,12 +134,23 @@ class AdaptiveJSCC(nn.Module):
         return power_normalize(z), tuple(z.shape[1:])
 
     def decode(self, s: Tensor, latent_shape: tuple[int, int, int], size: tuple[int, int],
-               snr_db: Tensor | float) -> Tensor:
-        """Equalised symbols ``[B, n]`` -> image ``[B, 3, H, W]`` cropped to ``size``."""
+               snr_db: Tensor | float, noise_var: Tensor | None = None) -> Tensor:
+        """Equalised symbols ``[B, n]`` -> image ``[B, 3, H, W]`` cropped to ``size``.
+
+        ``noise_var [B, n]``: each symbol's post-equalisation error variance (required by a
+        ``csi`` model, ignored otherwise)."""
         c, h, w = latent_shape
-        z = torch.view_as_real(s).reshape(s.shape[0], c, h, w)
-        if c < self.c_max:  # channel masking: the unsent channels are zeros
-            z = F.pad(z, (0, 0, 0, 0, 0, self.c_max - c))
+
+        def masked(t: Tensor) -> Tensor:  # channel masking: the unsent channels are zeros
+            return F.pad(t, (0, 0, 0, 0, 0, self.c_max - c)) if c < self.c_max else t
+
+        z = masked(torch.view_as_real(s).reshape(s.shape[0], c, h, w))
+        if self.csi:
+            if noise_var is None:
+                raise ValueError("this adjscc model takes per-symbol noise variances (csi=True)")
+            r = torch.log10(1.0 / noise_var.real.float().clamp(1e-6, 1.0)) / 2
+            r = r.repeat_interleave(2, dim=-1).reshape(s.shape[0], c, h, w).to(z.dtype)
+            z = torch.cat([z, masked(r)], dim=1)
         cond = self.condition(snr_db, c, s.shape[0], s.device)
         y = self.d_in_att(self.d_in(z), cond)
         for block in self.d_blocks:

@@ -206,6 +206,9 @@ class Codec(ABC):
     #: Whether the codec serves a user's question (``encode --query``, ``bench --queries``); its
     #: records carry ``query`` and the ``answer_match`` metric applies.
     takes_query: ClassVar[bool] = False
+    #: Whether the codec is a theoretical bound (e.g. BPG at capacity), not a buildable codec: its
+    #: records say ``"bound": true``, plots draw it dashed, tables mark it, and no ranking counts it.
+    bound: ClassVar[bool] = False
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
@@ -485,4 +488,6 @@ def build_record(codec: Codec, op: OperatingPoint, signal: Signal, recon: Recons
         "transmitter": {k: v for k, v in codec.transmitter_info().items() if k not in ("texts", "query")},
         "provenance": codec.provenance(metrics),
     }
+    if codec.bound:
+        record["bound"] = True
     return record

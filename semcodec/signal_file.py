@@ -34,12 +34,13 @@ if TYPE_CHECKING:
     from .codec import Codec
     from .signal import Reconstruction
 
-FORMAT = "semcodec-signal/3"
+FORMAT = "semcodec-signal/4"
 #: Formats this version reads (/1 differs only in how a header names a checkpoint).
-READABLE = ("semcodec-signal/1", "semcodec-signal/2", FORMAT)
-#: Formats whose digital streams were laid out before the digital link scrambled, interleaved and
-#: CRC-protected its codewords (/3): their analog streams still decode, their digital ones cannot.
-OLD_DIGITAL_LAYOUT = ("semcodec-signal/1", "semcodec-signal/2")
+READABLE = ("semcodec-signal/1", "semcodec-signal/2", "semcodec-signal/3", FORMAT)
+#: Formats whose digital streams were laid out otherwise: before the digital link scrambled,
+#: interleaved and CRC-protected its codewords (/3), and before the 5G NR codes and 5-bit MCS
+#: indices (/4). Their analog streams still decode, their digital ones cannot.
+OLD_DIGITAL_LAYOUT = ("semcodec-signal/1", "semcodec-signal/2", "semcodec-signal/3")
 #: The metadata JSON is small; anything larger is not ours.
 MAX_META_BYTES = 1 << 20
 STREAM_NAME = r"[A-Za-z0-9_.-]{1,64}"
@@ -142,7 +143,7 @@ def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict
             meta = _META.check(meta, "signal file")
             if meta["format"] in OLD_DIGITAL_LAYOUT and any(s["kind"] == "digital" for s in meta["streams"].values()):
                 raise SignalFileError(f"{path}: a {meta['format']} file from an older semcodec, whose digital "
-                                      f"streams had no scrambler, interleaver or CRC; encode the image again")
+                                      f"streams used another channel-code layout; encode the image again")
             wanted = {"meta.npy"}
             streams = {}
             for name, s in meta["streams"].items():

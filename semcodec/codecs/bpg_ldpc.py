@@ -1,7 +1,8 @@
 """BPG + LDPC: the classical separate source-channel chain every semantic paper compares with.
 
 HEVC intra (BPG's core) compresses the image to the largest file that fits the channel-use
-budget with the chosen MCS; LDPC protects it; QAM carries it; the receiver demaps soft bits,
+budget with the chosen MCS; 5G NR LDPC (codewords of 6144 coded bits, the last shortened;
+``--opt code=regular``: the earlier n = 1728 regular codes) protects it; QAM carries it; the receiver demaps soft bits,
 decodes every codeword in one batch, and decompresses whatever it ends up with. When codewords
 fail, the receiver does what a real one can: it decodes the bits it has, shows the mid-grey
 image if the HEVC decoder rejects them, and marks the record ``decode_failed``.
@@ -26,11 +27,11 @@ if TYPE_CHECKING:
 
 #: Header: height, width (16 bits each) + the digital link's MCS index (4) and payload length (24).
 SIZE_BITS = 16 + 16
-HEADER_BITS = SIZE_BITS + 4 + 24
+HEADER_BITS = SIZE_BITS + 5 + 24
 
 
 class BpgLdpcCodec(Codec):
-    """HEVC intra + regular LDPC + Gray QAM; one digital stream ``image``.
+    """HEVC intra + 5G NR (or regular) LDPC + Gray QAM; one digital stream ``image``.
 
     Options: ``mcs`` (force one, e.g. ``qpsk-1/2``; default: the highest-rate MCS with
     FER < 1e-2 measured on the run's kind of channel — AWGN or Rayleigh — at the design SNR minus
@@ -49,11 +50,14 @@ class BpgLdpcCodec(Codec):
         "preset": Option("fast", "x265 speed preset", choices=PRESETS),
         "iterations": Option(20, "LDPC decoder iterations", min=1, max=200),
         "margin_db": Option(1.0, "MCS safety margin below the design SNR (dB)", min=-10.0, max=30.0),
+        "code": Option("nr", "channel code: nr (5G NR LDPC, 6144-bit codewords, the papers' baseline) or "
+                       "regular (the earlier n = 1728 Gallager codes; kept for one release to re-make old results)",
+                       choices=("nr", "regular")),
     }
 
     stream_kinds = {"image": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "mcs": Str(16, pattern=r"[a-z0-9]+-[0-9]/[0-9]"),
-                         "mcs_index": Int(0, 15), "payload_bytes": Int(0, 2**24 - 1)})
+                         "mcs_index": Int(0, 31), "payload_bytes": Int(0, 2**24 - 1)})
 
     def expected_streams(self, header: dict) -> dict[str, int | None]:
         """The symbol count the payload length implies for the header's MCS (exactly)."""
@@ -72,7 +76,9 @@ class BpgLdpcCodec(Codec):
 
         from ..checkpoints import file_sha256
 
-        return {"mcs_table": file_sha256(Path(str(resources.files("semcodec") / "phy" / "mcs_table.json")))}
+        from ..phy.mcs import table_path
+
+        return {"mcs_table": file_sha256(Path(str(table_path(str(self.opts["code"])))))}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -82,7 +88,7 @@ class BpgLdpcCodec(Codec):
         if self.opts["mcs"]:
             from ..phy.mcs import parse_mcs
 
-            parse_mcs(str(self.opts["mcs"]))  # fail early on a bad name
+            parse_mcs(str(self.opts["mcs"]), str(self.opts["code"]))  # fail early on a bad name
 
     def link(self, op: "OperatingPoint", fades: int | None) -> "DigitalLink":
         """The digital link for the operating point: ``--opt mcs`` or the choice from the table of
@@ -90,7 +96,7 @@ class BpgLdpcCodec(Codec):
         from ..links.digital import DigitalLink
 
         return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
-                                          int(self.opts["iterations"]), op.channel, fades)
+                                          int(self.opts["iterations"]), op.channel, fades, str(self.opts["code"]))
 
     def budget(self, height: int, width: int) -> int:
         """Channel uses this image may take, header included: ``floor(bandwidth * 3 H W)``."""
@@ -106,16 +112,15 @@ class BpgLdpcCodec(Codec):
         if self.budget(h, w) < header_channel_uses(HEADER_BITS):
             raise InvalidInput(f"bpg-ldpc: a {w}x{h} image at k/n {self.bandwidth:.4g} allows {self.budget(h, w)} "
                                f"channel uses, fewer than its {header_channel_uses(HEADER_BITS)}-use header")
-        from ..phy.ldpc import DEFAULT_N
-        from ..phy.mcs import frame_fades, tabulated_fades
+        from ..phy.mcs import frame_fades, mcs_list, tabulated_fades
 
         room = self.budget(h, w) - header_channel_uses(HEADER_BITS)
         # Design for the frame the budget allows (it fills the room but for the last partial
-        # codeword: at most n symbols, BPSK). On a fading channel a picture whose HEVC file is
+        # codeword: fewer than n symbols, BPSK). On a fading channel a picture whose HEVC file is
         # smaller than that (smooth content, a large budget) sends a shorter frame that spans
         # fewer fades: then design again for the frame actually sent (at most a few rounds: a
         # more robust MCS only lengthens the frame).
-        fades = frame_fades(room - DEFAULT_N, op.coherence)
+        fades = frame_fades(room - mcs_list(str(self.opts["code"]))[0].n, op.coherence)
         for _ in range(4):
             link = self.link(op, fades)
             max_bytes = link.capacity_bytes(room)

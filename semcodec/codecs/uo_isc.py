@@ -102,7 +102,7 @@ class UoIscCodec(Codec):
     stream_kinds = {"indices": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "query": Str(1000), "checkpoint": Str(80),
                          "link": Str(8, pattern="ldpc|8psk"), "indices": Int(0, 2**31 - 1),
-                         "index_bits": Int(1, 16), "mcs": Str(16), "mcs_index": Int(0, 15),
+                         "index_bits": Int(1, 16), "mcs": Str(16), "mcs_index": Int(0, 31),
                          "payload_bytes": Int(0, 2**24 - 1)},
                         optional=("mcs", "mcs_index", "payload_bytes"))
 

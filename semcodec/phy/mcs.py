@@ -1,11 +1,17 @@
 """The digital link: bytes -> LDPC codewords -> QAM symbols, and back with soft decisions.
 
-An MCS is a (modulation, code rate) pair. By default the transmitter picks the highest-rate
-MCS whose *measured* frame error rate at the design SNR is below 1e-2, from the table of the
-channel it is deployed on (AWGN; Rayleigh block fading with 1 to 32 fades per codeword) that
-``benchmarks/ber_curves.py`` writes to ``semcodec/phy/mcs_table.json`` (checked in with the
-commands that made it). On the way out the coded bits are scrambled and the symbols interleaved
-over the frame; the receiver undoes both before decoding.
+An MCS is a (modulation, code rate) pair of a code *family*: ``nr`` (the default: 5G NR LDPC
+codewords of 6144 coded bits, :mod:`semcodec.phy.nr_ldpc`, the papers' baseline) or ``regular``
+(the project's earlier regular Gallager codes, n = 1728, kept for one release so that old results
+can be re-made). By default the transmitter picks the highest-rate MCS whose *measured* frame
+error rate at the design SNR is below 1e-2, from the family's table for the channel it is deployed
+on (AWGN; Rayleigh block fading with 1 to 32 fades per codeword) that ``benchmarks/ber_curves.py``
+writes to ``semcodec/phy/mcs_table_nr.json`` (``mcs_table.json`` for the regular family), checked
+in with the commands that made it. On the way out the coded bits are scrambled and the symbols
+interleaved over the frame; the receiver undoes both before decoding.
+
+Frames of the ``nr`` family are whole codewords but the last, which is *shortened* to the bits it
+carries (a 5G code of its own ``(k_last, n_last)`` at the same rate), never padded with filler.
 """
 
 from __future__ import annotations
@@ -20,19 +26,26 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput
-from .ldpc import RATES, LDPCCode, ldpc_code
+from .ldpc import RATES
 from .modulation import Modulation, modulation
 
 #: Target frame error rate for the automatic MCS choice.
 TARGET_FER = 1e-2
+#: Code families: ``nr`` (5G NR LDPC, the default) and ``regular`` (the earlier Gallager codes).
+FAMILIES = ("nr", "regular")
+#: The MCS table file of each family (in ``semcodec/phy``).
+TABLE_FILES = {"nr": "mcs_table_nr.json", "regular": "mcs_table.json"}
+#: Header MCS index = family offset + position in the family's list (5 bits in all).
+INDEX_OFFSET = {"nr": 0, "regular": 16}
 
 
 @dataclass(frozen=True)
 class MCS:
-    """A modulation and coding scheme, e.g. ``qpsk-1/2``."""
+    """A modulation and coding scheme of a code family, e.g. ``qpsk-1/3`` (5G NR)."""
 
     modulation: str
     rate: str
+    family: str = "nr"
 
     @property
     def name(self) -> str:
@@ -43,42 +56,105 @@ class MCS:
         return modulation(self.modulation)
 
     @property
-    def code(self) -> LDPCCode:
+    def rate_value(self) -> float:
+        num, den = self.rate.split("/")
+        return int(num) / int(den)
+
+    @property
+    def code(self):
+        """The full-length code (``n``: 6144 for ``nr``, 1728 for ``regular``)."""
+        if self.family == "nr":
+            from .nr_ldpc import NR_N, nr_code
+
+            return nr_code(round(NR_N * self.rate_value), NR_N)
+        from .ldpc import ldpc_code
+
         return ldpc_code(self.rate)
+
+    @property
+    def n(self) -> int:
+        """Coded bits of a full codeword (known without building the code)."""
+        if self.family == "nr":
+            from .nr_ldpc import NR_N
+
+            return NR_N
+        from .ldpc import DEFAULT_N
+
+        return DEFAULT_N
 
     @property
     def nominal_efficiency(self) -> float:
         """Information bits per channel use (nominal rate)."""
-        num, den = self.rate.split("/")
-        return self.mod.bits_per_symbol * int(num) / int(den)
+        return self.mod.bits_per_symbol * self.rate_value
 
     @property
     def symbols_per_codeword(self) -> int:
-        return self.code.n // self.mod.bits_per_symbol
+        return self.n // self.mod.bits_per_symbol
 
 
-ALL_MCS = [MCS(m, r) for m in ("bpsk", "qpsk", "16qam", "64qam") for r in RATES]
-# By efficiency; at equal efficiency the smaller constellation (more robust) comes last, so the
-# automatic choice prefers it (16qam-3/4 over 64qam-1/2).
-ALL_MCS.sort(key=lambda m: (m.nominal_efficiency, -m.mod.bits_per_symbol))
+def _by_efficiency(mcs: list[MCS]) -> list[MCS]:
+    # By efficiency; at equal efficiency the smaller constellation (more robust) comes last, so the
+    # automatic choice prefers it (16qam-3/4 over 64qam-1/2).
+    return sorted(mcs, key=lambda m: (m.nominal_efficiency, -m.mod.bits_per_symbol))
+
+
+#: The 5G NR set: the papers' (QPSK 1/3, 1/2, 2/3; 16-QAM 1/2, 2/3; 64-QAM 1/2) widened at both
+#: ends (BPSK 1/3 for low SNR; 64-QAM 2/3, 3/4, 5/6 for high SNR) and filled in between (QPSK 3/4,
+#: 16-QAM 3/4, 5/6), so that no step between neighbours costs more than ~1.5 dB of design SNR.
+NR_MCS = _by_efficiency([MCS(m, r) for m, r in (
+    ("bpsk", "1/3"), ("qpsk", "1/3"), ("qpsk", "1/2"), ("qpsk", "2/3"), ("qpsk", "3/4"), ("16qam", "1/2"),
+    ("16qam", "2/3"), ("16qam", "3/4"), ("16qam", "5/6"), ("64qam", "1/2"), ("64qam", "2/3"), ("64qam", "3/4"),
+    ("64qam", "5/6"))])
+#: The earlier regular codes (rates 1/2, 2/3, 3/4 with every modulation).
+REGULAR_MCS = _by_efficiency([MCS(m, r, "regular") for m in ("bpsk", "qpsk", "16qam", "64qam") for r in RATES])
+#: The default family's MCS list.
+ALL_MCS = NR_MCS
+
+
+def mcs_list(family: str = "nr") -> list[MCS]:
+    """The MCS of ``family`` by efficiency (most robust first)."""
+    check_family(family)
+    return NR_MCS if family == "nr" else REGULAR_MCS
+
+
+def check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise InvalidInput(f"unknown code family {family!r} (known: {', '.join(FAMILIES)})")
+    return family
 
 
 def mcs_index(m: MCS) -> int:
-    return [x.name for x in ALL_MCS].index(m.name)
+    """The MCS's header index (5 bits: the family is part of it)."""
+    return INDEX_OFFSET[m.family] + [x.name for x in mcs_list(m.family)].index(m.name)
 
 
-def parse_mcs(name: str) -> MCS:
-    for m in ALL_MCS:
-        if m.name == name.lower():
+def mcs_from_index(index: int) -> MCS:
+    """The inverse of :func:`mcs_index`; :class:`InvalidInput` for an index no MCS has."""
+    for family, offset in INDEX_OFFSET.items():
+        found = mcs_list(family)
+        if offset <= index < offset + len(found):
+            return found[index - offset]
+    raise InvalidInput(f"no MCS has index {index}")
+
+
+def parse_mcs(name: str, family: str = "nr") -> MCS:
+    for m in mcs_list(family):
+        if m.name == str(name).lower():
             return m
-    raise InvalidInput(f"unknown MCS {name!r} (known: {', '.join(m.name for m in ALL_MCS)})")
+    raise InvalidInput(f"unknown MCS {name!r} for the {family} codes "
+                       f"(known: {', '.join(m.name for m in mcs_list(family))})")
 
 
-@lru_cache(maxsize=1)
-def mcs_table() -> dict:
-    """The measured FER table (``{"fer": {mcs: {snr: fer}}, ...}``)."""
-    path = resources.files("semcodec") / "phy" / "mcs_table.json"
+@lru_cache(maxsize=None)
+def mcs_table(family: str = "nr") -> dict:
+    """The family's measured FER table (``{"fer": {mcs: {snr: fer}}, ...}``)."""
+    path = resources.files("semcodec") / "phy" / TABLE_FILES[check_family(family)]
     return json.loads(path.read_text())
+
+
+def table_path(family: str = "nr"):
+    """Where the family's table lies (its hash goes into a record's provenance)."""
+    return resources.files("semcodec") / "phy" / TABLE_FILES[check_family(family)]
 
 
 #: Rayleigh block fading's tables (``benchmarks/ber_curves.py --channel rayleigh --fades F``): F
@@ -114,7 +190,7 @@ def frame_fades(frame_symbols: int, coherence: int | None) -> int | None:
 def measured_fer(m: MCS, snr_db: float, channel: str = "awgn", fades: int | None = None) -> float:
     """FER measured on ``channel`` (with ``fades`` per codeword on Rayleigh; see :func:`table_key`)
     at the largest tabulated SNR not above ``snr_db`` (conservative); 1 below the table."""
-    table = mcs_table()
+    table = mcs_table(m.family)
     key = table_key(channel, fades)
     if key not in table:
         raise RuntimeError(f"mcs_table.json has no {key} table: run benchmarks/ber_curves.py --write-table for it")
@@ -131,7 +207,7 @@ MARGIN_DB = 1.0
 
 
 def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn",
-               fades: int | None = None) -> MCS:
+               fades: int | None = None, family: str = "nr") -> MCS:
     """The highest-rate MCS whose FER measured on ``channel`` at ``snr_db - margin_db`` is below 1e-2.
 
     ``channel`` is the kind of channel the link is deployed on and ``fades`` how many fading
@@ -139,8 +215,9 @@ def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn
     known to the transmitter). Falls back to the most robust MCS when none qualifies (the cliff
     is then visible).
     """
-    usable = [m for m in ALL_MCS if measured_fer(m, snr_db - margin_db, channel, fades) < TARGET_FER]
-    return usable[-1] if usable else ALL_MCS[0]
+    found = mcs_list(family)
+    usable = [m for m in found if measured_fer(m, snr_db - margin_db, channel, fades) < TARGET_FER]
+    return usable[-1] if usable else found[0]
 
 
 def bytes_to_bits(data: bytes) -> torch.Tensor:
@@ -151,28 +228,100 @@ def bits_to_bytes(bits: torch.Tensor) -> bytes:
     return np.packbits(bits.numpy().astype(np.uint8)).tobytes()
 
 
+#: Fewest information bits of a 5G NR code (TS 38.212); a shorter last codeword is padded to it.
+NR_MIN_K = 12
+
+
+def codeword_plan(payload_bits: int, m: MCS) -> list[tuple[int, int]]:
+    """``(k_i, n_i)`` of each codeword carrying ``payload_bits``: whole codewords of the family's
+    code, the last one (``nr``) a shortened 5G code with as many coded bits as its rate gives,
+    rounded up to whole symbols; ``regular``: whole codewords only (the last filled)."""
+    if payload_bits <= 0:
+        return []
+    k, n = full_kn(m)
+    full, rest = divmod(int(payload_bits), k)
+    plan = [(k, n)] * full
+    if rest:
+        if m.family == "regular":
+            plan.append((k, n))
+        else:
+            plan.append(_shortened(max(rest, NR_MIN_K), m))
+    return plan
+
+
+def full_kn(m: MCS) -> tuple[int, int]:
+    """Information and coded bits of a full codeword of ``m`` (without building a code)."""
+    if m.family == "nr":
+        return round(m.n * m.rate_value), m.n
+    return m.code.k, m.n
+
+
+def _shortened(k_last: int, m: MCS) -> tuple[int, int]:
+    bps = m.mod.bits_per_symbol
+    n_last = math.ceil(k_last / m.rate_value / bps) * bps
+    while k_last / n_last > 0.95:  # 5G's highest rate (tiny codewords: more parity)
+        n_last += bps
+    return k_last, n_last
+
+
 def codewords_for(payload_bits: int, m: MCS) -> int:
-    return math.ceil(payload_bits / m.code.k)
+    return len(codeword_plan(payload_bits, m))
+
+
+def frame_symbols(payload_bits: int, m: MCS) -> int:
+    """Symbols a payload of ``payload_bits`` takes with ``m`` (its codewords, shortened last)."""
+    return sum(n for _, n in codeword_plan(payload_bits, m)) // m.mod.bits_per_symbol
 
 
 def capacity_bytes(channel_uses: int, m: MCS) -> int:
     """Largest payload (bytes) that fits in ``channel_uses`` complex symbols with ``m``."""
-    codewords = max(0, channel_uses) // m.symbols_per_codeword
-    return codewords * m.code.k // 8
+    k, _ = full_kn(m)
+    per = m.symbols_per_codeword
+    full, rest = divmod(max(0, int(channel_uses)), per)
+    bits = full * k
+    if m.family == "nr" and rest:
+        k_part = math.floor(rest * m.mod.bits_per_symbol * m.rate_value)
+        while k_part >= NR_MIN_K and frame_symbols(bits + k_part, m) > channel_uses:
+            k_part -= 1
+        if k_part >= NR_MIN_K:
+            bits += k_part
+    return bits // 8
+
+
+def _encode_plan(bits: torch.Tensor, m: MCS) -> tuple[list[torch.Tensor], list[tuple[int, int]]]:
+    """Payload bits -> coded bits of each codeword (uint8), and the plan."""
+    plan = codeword_plan(bits.numel(), m)
+    k, n = full_kn(m)
+    coded, pos = [], 0
+    full = sum(1 for kn in plan if kn == (k, n))
+    if m.family == "regular":
+        fill = len(plan) * k - bits.numel()
+        pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
+        info = torch.cat([bits.to(torch.uint8), pad]).reshape(len(plan), k)
+        return [m.code.encode(info).reshape(-1)], plan
+    if full:
+        coded.append(m.code.encode(bits[: full * k].to(torch.uint8).reshape(full, k)).reshape(-1))
+        pos = full * k
+    if len(plan) > full:
+        k_last, n_last = plan[-1]
+        rest = bits[pos:].to(torch.uint8)
+        pad = torch.randint(0, 2, (k_last - rest.numel(),), generator=torch.Generator().manual_seed(0x5EED),
+                            dtype=torch.uint8)
+        from .nr_ldpc import nr_code
+
+        coded.append(nr_code(k_last, n_last).encode(torch.cat([rest, pad]).reshape(1, -1)).reshape(-1))
+    return coded, plan
 
 
 def transmit_bytes(data: bytes, m: MCS) -> torch.Tensor:
-    """Payload -> complex64 symbols (whole codewords). The last codeword is filled with fixed
-    pseudo-random bits, not zeros: zero fill maps to one constellation point, and on a short
-    payload that alone moves the mean symbol energy (and so the real SNR) by a few per cent."""
-    bits = bytes_to_bits(data)
-    code = m.code
-    blocks = codewords_for(bits.numel(), m)
-    fill = blocks * code.k - bits.numel()
-    pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
-    info = torch.cat([bits.to(torch.uint8), pad])
-    coded = code.encode(info.reshape(blocks, code.k)).reshape(-1)
-    return interleave(m.mod.modulate(coded ^ scrambling_bits(coded.numel())), blocks)
+    """Payload -> complex64 symbols: its codewords (:func:`codeword_plan`), coded bits scrambled,
+    mapped, interleaved over the frame. The ``regular`` family fills its last codeword with fixed
+    pseudo-random bits, not zeros (zero fill maps to one constellation point, and on a short
+    payload that alone moves the mean symbol energy by a few per cent); ``nr`` shortens it."""
+    coded, plan = _encode_plan(bytes_to_bits(data), m)
+    bits = torch.cat(coded) if coded else torch.zeros(0, dtype=torch.uint8)
+    symbols = m.mod.modulate(bits ^ scrambling_bits(bits.numel()))
+    return interleave(symbols, [n // m.mod.bits_per_symbol for _, n in plan])
 
 
 #: Seed of the scrambling sequence both ends share.
@@ -188,32 +337,69 @@ def scrambling_bits(n_bits: int) -> torch.Tensor:
     return torch.randint(0, 2, (n_bits,), generator=torch.Generator().manual_seed(SCRAMBLER_SEED), dtype=torch.uint8)
 
 
-def interleave(symbols: torch.Tensor, codewords: int) -> torch.Tensor:
-    """Codeword-major symbols ``[C*S]`` -> the order they are sent in: symbol ``j`` of codeword ``i``
-    goes out at position ``j*C + i``, so every codeword is spread over the whole frame.
+def interleave_order(lengths: "list[int] | int", total: int | None = None) -> torch.Tensor:
+    """Send order of a frame of codewords of ``lengths`` symbols (codeword-major positions).
+
+    Symbol ``j`` of codeword ``i`` (of ``S_i`` symbols) is sent at the rank of its relative
+    position ``(j + 1/2) / S_i`` in the frame (ties by ``i``): every codeword — a shortened last
+    one too — is spread evenly over the whole frame. With equal lengths this is ``j*C + i``.
+    ``lengths`` may be an int ``C`` (``C`` equal codewords of ``total`` symbols)."""
+    if isinstance(lengths, int):
+        lengths = [int(total) // lengths] * lengths if lengths else []
+    if not lengths:
+        return torch.zeros(0, dtype=torch.long)
+    pos = torch.cat([(torch.arange(s, dtype=torch.float64) + 0.5) / s for s in lengths])
+    cw = torch.cat([torch.full((s,), i, dtype=torch.float64) for i, s in enumerate(lengths)])
+    return torch.from_numpy(np.lexsort((cw.numpy(), pos.numpy())))
+
+
+def interleave(symbols: torch.Tensor, lengths: "list[int] | int") -> torch.Tensor:
+    """Codeword-major symbols -> the order they are sent in (:func:`interleave_order`).
 
     Why: on a fading channel the symbols of one codeword sent back to back share one or two
     fades, and one deep fade then loses the codeword (and with it the HEVC picture); spread over
     the frame, each codeword sees every fade of it and the code corrects the faded symbols. On
-    AWGN the order changes nothing. Shapes: ``[C*S] -> [C*S]`` (``S`` symbols a codeword)."""
-    return symbols.reshape(codewords, -1).T.reshape(-1) if codewords > 1 else symbols
+    AWGN the order changes nothing. Shapes: ``[sum S_i] -> [sum S_i]``; ``lengths`` the symbols
+    of each codeword, or their number ``C`` when all are equal."""
+    return symbols[interleave_order(lengths, symbols.numel())]
 
 
-def deinterleave(symbols: torch.Tensor, codewords: int) -> torch.Tensor:
-    """The receiver's inverse of :func:`interleave`: sent order ``[C*S]`` -> codeword-major."""
-    return symbols.reshape(-1, codewords).T.reshape(-1) if codewords > 1 else symbols
+def deinterleave(symbols: torch.Tensor, lengths: "list[int] | int") -> torch.Tensor:
+    """The receiver's inverse of :func:`interleave`: sent order -> codeword-major."""
+    out = torch.empty_like(symbols)
+    out[interleave_order(lengths, symbols.numel())] = symbols
+    return out
 
 
-def receive_bytes(y: torch.Tensor, noise_var: float, fading: torch.Tensor | None, m: MCS,
+def receive_bytes(y: torch.Tensor, noise_var, fading: torch.Tensor | None, m: MCS,
                   n_bytes: int, iterations: int = 20) -> tuple[bytes, int, int]:
     """Symbols -> ``(payload, failed codewords, total codewords)``; failed blocks keep their
-    hard decisions (a real receiver has nothing better)."""
-    code = m.code
-    blocks = y.numel() // m.symbols_per_codeword
-    y = deinterleave(y.reshape(-1), blocks)
-    fading = deinterleave(fading.reshape(-1), blocks) if fading is not None else None
+    hard decisions (a real receiver has nothing better). ``noise_var``: N0, a float or one per
+    symbol (``[n]``, after equalisation)."""
+    plan = codeword_plan(n_bytes * 8, m)
+    bps = m.mod.bits_per_symbol
+    lengths = [n // bps for _, n in plan]
+    if y.numel() != sum(lengths):
+        raise InvalidInput(f"received {y.numel()} symbols where {n_bytes} bytes with {m.name} send {sum(lengths)}")
+    y = deinterleave(y.reshape(-1), lengths)
+    fading = deinterleave(fading.reshape(-1), lengths) if fading is not None else None
+    if torch.is_tensor(noise_var) and noise_var.numel() > 1:
+        noise_var = deinterleave(noise_var.reshape(-1), lengths)
     llr = m.mod.demap(y, noise_var, fading).reshape(-1)
-    llr = (llr * (1.0 - 2.0 * scrambling_bits(llr.numel()).float())).reshape(-1, code.n)  # descramble
-    info, ok, _ = code.decode(llr, iterations=iterations)
-    bits = info.reshape(-1)[: n_bytes * 8]
-    return bits_to_bytes(bits), int((~ok).sum()), int(ok.numel())
+    llr = llr * (1.0 - 2.0 * scrambling_bits(llr.numel()).float())  # descramble
+    k, n = full_kn(m)
+    full = sum(1 for kn in plan if kn == (k, n)) if m.family == "nr" else len(plan)
+    parts, failed = [], 0
+    if full:
+        info, ok, _ = m.code.decode(llr[: full * n].reshape(full, n), iterations=iterations)
+        parts.append(info.reshape(-1))
+        failed += int((~ok).sum())
+    if len(plan) > full:
+        from .nr_ldpc import nr_code
+
+        k_last, n_last = plan[-1]
+        info, ok, _ = nr_code(k_last, n_last).decode(llr[full * n:].reshape(1, n_last), iterations=iterations)
+        parts.append(info.reshape(-1))
+        failed += int((~ok).sum())
+    bits = torch.cat(parts)[: n_bytes * 8]
+    return bits_to_bytes(bits), failed, len(plan)

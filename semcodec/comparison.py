@@ -15,9 +15,11 @@ A curve whose metric does not rise with SNR (a digital codec's plateau: one MCS 
 made monotone for BD-SNR by keeping only points that improve on every lower SNR — the SNR needed
 for a quality is the lowest that reaches it.
 
-Uncertainty: a 95 % percentile interval from a **paired bootstrap over images** (each resample
-draws N images with replacement and uses the same draw for both codecs, so image difficulty,
-shared by both, cancels), seeded, hence deterministic. **Per-SNR paired differences** carry a
+Uncertainty: a 95 % interval from a **paired bootstrap over images** (each resample draws N
+images with replacement and uses the same draw for both codecs, so image difficulty, shared by
+both, cancels), seeded, hence deterministic; the expanded percentile interval (Hesterberg 2015),
+since a plain percentile interval covers too rarely with a few dozen images (about 88 % instead
+of 95 % at N = 20 in the tests). **Per-SNR paired differences** carry a
 Student-t interval on the per-image differences. A decode failure counts at the metric value its
 record holds (the reconstruction the receiver showed); a record without the metric is left out.
 Curves whose ranges do not overlap are never extrapolated: the comparison says so instead.
@@ -246,11 +248,23 @@ def bd_rate_saving(rate_ref, q_ref, rate_test, q_test, lower_is_better: bool = F
     return -float(rate)
 
 
-def _percentile(values: np.ndarray) -> tuple[float | None, float | None, int]:
+def expanded_level(n: int) -> float:
+    """The tail probability of the expanded percentile interval (Hesterberg 2015): a plain 2.5 %
+    percentile bootstrap is too narrow for a few dozen images (it misses the t quantile and the
+    n/(n-1) of the variance); this widens it to what Student's t would give."""
+    from scipy import stats
+
+    if n < 2:
+        return 0.025
+    return float(stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(0.975, n - 1)))
+
+
+def _percentile(values: np.ndarray, n: int) -> tuple[float | None, float | None, int]:
     ok = values[np.isfinite(values)]
     if len(ok) < 10:
         return None, None, int(len(values) - len(ok))
-    lo, hi = np.percentile(ok, [2.5, 97.5])
+    tail = 100 * expanded_level(n)
+    lo, hi = np.percentile(ok, [tail, 100 - tail])
     return float(lo), float(hi), int(len(values) - len(ok))
 
 
@@ -275,14 +289,14 @@ def bootstrap_bd(snr_ref, a_ref, snr_test, a_test, kind: str = "metric", resampl
             return Interval(None, n_images=n, note="SNR ranges do not overlap")
         value = bd_metric(s_r, a_r.mean(0), s_t, a_t.mean(0))
         boot = np.asarray(_bd_linear(s_r, m_r.T, s_t, m_t.T), float)
-        lo, hi, bad = _percentile(boot)
+        lo, hi, bad = _percentile(boot, n)
         return Interval(value, lo, hi, n, list(over), undefined_resamples=bad)
     value = bd_snr(s_r, a_r.mean(0), s_t, a_t.mean(0), lower_is_better)
     if value is None:
         return Interval(None, n_images=n, note="metric ranges do not overlap")
     boot = np.array([np.nan if (v := bd_snr(s_r, m_r[b], s_t, m_t[b], lower_is_better)) is None else v
                      for b in range(resamples)])
-    lo, hi, bad = _percentile(boot)
+    lo, hi, bad = _percentile(boot, n)
     _, q_r = monotone(s_r, a_r.mean(0), lower_is_better)
     _, q_t = monotone(s_t, a_t.mean(0), lower_is_better)
     rng = (max(q_r.min(), q_t.min()), min(q_r.max(), q_t.max()))
@@ -491,7 +505,7 @@ def _bandwidth(table: Table, refs: list[Row], rows: dict, metric: str, resamples
                 boot = np.array([np.nan if (v := bd_rate_saving(k_r[idx[b]].mean(0), q_r[idx[b]].mean(0),
                                                                  k_t[idx[b]].mean(0), q_t[idx[b]].mean(0), lower)) is None
                                  else v for b in range(resamples)])
-                lo, hi, bad = _percentile(boot)
+                lo, hi, bad = _percentile(boot, len(items))
                 iv = Interval(value, lo, hi, len(items), [float(k_t.mean(0).min()), float(k_t.mean(0).max())],
                               undefined_resamples=bad)
             out.append(BandwidthSaving(label, members[0].codec, ref_family[0].label.split(" [")[0], snr,

@@ -58,8 +58,8 @@ def notes(vs: VsTable) -> list[str]:
     """The lines that say how to read a --vs table and what could not be computed."""
     out = [f"{bd_name(vs.metric)}: mean {metric_name(vs.metric)} difference (codec - {vs.reference}) at equal SNR; "
            f"BD-SNR: mean SNR saved at equal {metric_name(vs.metric)} (+ = less SNR than {vs.reference}); "
-           f"Bjøntegaard integral, PCHIP, over the range both curves cover; [95 % paired bootstrap over images, "
-           f"{vs.bootstrap} resamples, seed {vs.seed}]"]
+           f"Bjøntegaard integral, PCHIP, over the range both curves cover; [95 % paired bootstrap over images "
+           f"(expanded percentile), {vs.bootstrap} resamples, seed {vs.seed}]"]
     for label, by_snr in vs.failures.items():
         where = ", ".join(f"{n} at {s} dB" for s, n in by_snr.items())
         out.append(f"decode failures counted at the {metric_name(vs.metric)} their records hold (the reconstruction "

@@ -420,7 +420,9 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
 def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
     path = Path(path)
     try:
-        fig.savefig(path, dpi=dpi)
+        # a paper's PDF wants TrueType fonts (Type 3 is refused by some publishers); SVG keeps its text
+        with plt.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):
+            fig.savefig(path, dpi=dpi)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:

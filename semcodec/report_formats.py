@@ -60,10 +60,11 @@ def notes(vs: VsTable) -> list[str]:
            f"BD-SNR: mean SNR saved at equal {metric_name(vs.metric)} (+ = less SNR than {vs.reference}); "
            f"Bjøntegaard integral, PCHIP, over the range both curves cover; [95 % paired bootstrap over images "
            f"(expanded percentile), {vs.bootstrap} resamples, seed {vs.seed}]"]
-    for label, by_snr in vs.failures.items():
-        where = ", ".join(f"{n} at {s} dB" for s, n in by_snr.items())
+    if vs.failures:
+        where = "; ".join(f"{label}: " + ", ".join(f"{n} at {s} dB" for s, n in by_snr.items())
+                          for label, by_snr in vs.failures.items())
         out.append(f"decode failures counted at the {metric_name(vs.metric)} their records hold (the reconstruction "
-                   f"the receiver showed): {label}: {where}")
+                   f"the receiver showed): {where}")
     for v in vs.rows:
         for name, iv in ((bd_name(vs.metric), v.bd_metric), ("BD-SNR", v.bd_snr)):
             if iv.value is None and iv.note:

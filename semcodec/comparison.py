@@ -425,6 +425,8 @@ def compare(tables: list[Table], records: list[dict[str, Any]], ref: str, resamp
         out.append(vs)
     if not out:
         raise InvalidInput(f"--vs {ref!r}: no such codec or configuration (there: {' | '.join(missing)})")
+    for vs in out:
+        vs.notes += [f"not compared, no {ref} there: {m.split(':')[0]}" for m in missing]
     return out
 
 

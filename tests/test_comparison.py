@@ -295,3 +295,23 @@ def test_figures_as_pdf_and_svg_with_the_bound_dashed_and_the_html_shows_the_com
     assert code == 0, err
     page = (tmp_path / "h" / "index.html").read_text()
     assert "Against ref" in page and "Bjøntegaard deltas" in page and "paired difference per SNR" in page
+
+
+def test_the_reference_is_a_codec_or_a_label_and_an_ambiguous_one_is_refused(tmp_path):
+    base = [rec(c, f"im{i}", s, curve(s) + i + (0.5 if c == "b" else 0)) for c in "ab" for i in range(4) for s in SNRS]
+    designed = [dict(r, codec="b", config={**r["config"], "design_snr_db": 10.0},
+                     provenance={"config_digest": "b-designed", "test_models": []}) for r in base if r["codec"] == "b"]
+    other = [dict(r, channel="rayleigh") for r in base if r["codec"] == "a"]
+    path = write(tmp_path / "r.jsonl", base + designed + other)
+    code, out, err = call_cli("report", path, "--vs", "b (designed 10 dB)", "--bootstrap", "100", "--format", "json")
+    assert code == 0, err
+    (vs,) = json.loads(out)["vs"]
+    assert vs["reference"] == "b (designed 10 dB)" and [r["label"] for r in vs["rows"]] == ["a", "b"]
+    assert vs["notes"] == ["not compared, no b (designed 10 dB) there: synth/rayleigh"]
+    code, out, err = call_cli("report", path, "--vs", "b", "--bootstrap", "100", "--format", "json")
+    assert code == 0 and [r["label"] for r in json.loads(out)["vs"][0]["rows"]] == ["a", "b (designed 10 dB)"]
+    margins = [dict(r, config={**r["config"], "options": {"margin_db": m}},
+                    provenance={"config_digest": f"a-{m}", "test_models": []}) for r in base if r["codec"] == "a"
+               for m in (0, 3)]
+    path = write(tmp_path / "m.jsonl", margins + [r for r in base if r["codec"] == "b"])
+    assert_clean_error(*call_cli("report", path, "--vs", "a"), "give one label")

@@ -441,6 +441,17 @@ def _render_tables(tables: list) -> None:
         console.print("✗N: N images decode_failed (their reconstruction is still averaged in)")
 
 
+def _render_vs(vs_tables: list) -> None:
+    """``report --vs``: Bjøntegaard deltas, paired per-SNR differences, bandwidth saving, notes."""
+    from .report_formats import notes, rich_tables
+
+    for vs in vs_tables:
+        for t in rich_tables(vs):
+            _print_data(t)
+        for line in notes(vs):
+            console.print(escape(line), highlight=False, soft_wrap=True)
+
+
 def _split(text: str | None) -> list[str] | None:
     return [x.strip() for x in text.split(",") if x.strip()] if text else None
 
@@ -621,22 +632,28 @@ def report_cmd(
     codec: Annotated[Optional[str], typer.Option("--codec", help="Only these codecs (comma-separated).")] = None,
     channel: Annotated[Optional[str], typer.Option("--channel", help="Only these channels.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only these datasets.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, markdown or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, markdown, json, latex (booktabs) or pgfplots (CSV).")] = "table",
     allow_test_models: Annotated[bool, typer.Option("--allow-test-models", help="Include records made with the test kit's tiny random models.")] = False,
     grid_path: Annotated[Optional[Path], typer.Option("--grid", help="Write a grid of kept reconstructions (rows: codecs, columns: SNRs).")] = None,
     images: Annotated[Optional[str], typer.Option("--images", help="Images shown in --grid/--html (comma-separated ids; default: the first two).")] = None,
     rd_path: Annotated[Optional[Path], typer.Option("--rd", help="Write the rate-distortion plot (metric vs k/n) at --rd-snr.")] = None,
     rd_snr: Annotated[float, typer.Option("--rd-snr", help="SNR (dB) of the rate-distortion plot.")] = 10.0,
     html_dir: Annotated[Optional[Path], typer.Option("--html", help="Write a static HTML report into this folder.")] = None,
+    vs: Annotated[Optional[str], typer.Option("--vs", help="Compare every other configuration with this codec or configuration label: BD-PSNR, BD-SNR, bandwidth saving (paired bootstrap intervals) and paired per-SNR differences.")] = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, max=100_000, help="Bootstrap resamples of --vs (seeded: the same records give the same intervals).")] = 2000,
 ) -> None:
     """The comparison tables (and figure) from saved results, one per dataset and channel."""
     from .imageio import check_readable_file
     from .report import FORMATS, aggregate, filter_records, grid, plot, rd_plot, to_csv, to_json, to_markdown
     from .results_file import deduplicate, read_results
 
-    check_metric(metric)
-    if fmt not in FORMATS:
-        raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    from .comparison import DERIVED, add_derived
+    from .report_formats import FORMATS as PAPER_FORMATS
+
+    if metric not in DERIVED:
+        check_metric(metric)
+    if fmt not in FORMATS + PAPER_FORMATS:
+        raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(FORMATS + PAPER_FORMATS)}")
     for path in (plot_path, grid_path, rd_path):
         check_output(path, PLOT_SUFFIXES)
     if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
@@ -663,7 +680,13 @@ def report_cmd(
         err_console.print(f"[yellow]note:[/yellow] {escape(test_note)}", highlight=False)
     if images and not (grid_path or html_dir):
         raise InvalidInput("--images chooses the images of --grid or --html; give one of them")
+    kept = add_derived(kept, metric)  # e.g. ms_ssim_db
     tables = aggregate(kept, metric)
+    vs_tables = None
+    if vs:
+        from .comparison import compare
+
+        vs_tables = compare(tables, kept, vs, bootstrap)
     made = []  # pictures first: a bad --images or --rd-snr fails before anything is printed
     if plot_path:
         made.append(f"figure: {plot(tables, plot_path)}")
@@ -674,9 +697,16 @@ def report_cmd(
     if html_dir:
         from .report_html import write_html
 
-        made.append(f"html: {write_html(kept, html_dir, metric, _split(images), [str(p) for p in results])}")
+        made.append(f"html: {write_html(kept, html_dir, metric, _split(images), [str(p) for p in results], vs_tables)}")
     if fmt == "table":
         _render_tables(tables)
+        if vs_tables:
+            _render_vs(vs_tables)
+    elif fmt in PAPER_FORMATS or vs_tables:
+        from .report_formats import render
+
+        text = render(fmt, tables, vs_tables)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         text = {"csv": to_csv, "markdown": to_markdown, "json": to_json}[fmt](tables)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

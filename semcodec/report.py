@@ -27,9 +27,9 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
         2.045, 2.042]
 FORMATS = ("table", "csv", "markdown", "json")
-UNITS = {"psnr": "dB"}
+UNITS = {"psnr": "dB", "ms_ssim_db": "dB"}
 NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CLIP cosine", "bleu": "BLEU",
-         "chrf": "chrF", "answer_match": "answer match rate"}
+         "chrf": "chrF", "answer_match": "answer match rate", "ms_ssim_db": "MS-SSIM"}
 
 
 def t95(dof: int) -> float:
@@ -59,6 +59,7 @@ class Row:
     seed: int = 0
     test_models: list[str] = field(default_factory=list)
     superseded: int = 0  # older records of an image whose content changed, left out
+    bound: bool = False  # a theoretical bound (records with ``bound: true``), drawn dashed
 
 
 @dataclass
@@ -193,7 +194,7 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
             if seed:
                 label += f" seed {seed}"
             rows.append(Row(label, codec, statistics.fmean(ratios) if ratios else None, cells, cfg, digest, variable,
-                            seed, tests, superseded))
+                            seed, tests, superseded, any(r.get("bound") is True for r in recs)))
         _disambiguate(rows)
         for row in rows:
             if row.test_models:
@@ -258,7 +259,7 @@ def _short(v: Any) -> str:
 def _fmt(v: float | None, metric: str) -> str:
     if v is None:
         return "-"
-    return f"{v:.2f}" if abs(v) >= 10 or metric in ("psnr", "bleu", "chrf") else f"{v:.4f}"
+    return f"{v:.2f}" if abs(v) >= 10 or metric in ("psnr", "ms_ssim_db", "bleu", "chrf") else f"{v:.4f}"
 
 
 def to_json(tables: list[Table]) -> str:
@@ -329,7 +330,8 @@ def plot(tables: list[Table], path: str | Path) -> Path:
         for i, r in enumerate(t.rows):
             xs = [s for s in t.snrs if s in r.cells and r.cells[s].mean is not None]
             ax.errorbar(xs, [r.cells[s].mean for s in xs], yerr=[r.cells[s].ci95 or 0.0 for s in xs],
-                        marker=markers[i % len(markers)], capsize=2,
+                        marker=None if r.bound else markers[i % len(markers)], capsize=2,
+                        linestyle="--" if r.bound else "-", color="0.3" if r.bound else None,
                         label=f"{r.label}, k/n={_ratio(r)}")
             for s in xs:
                 if r.cells[s].failed:
@@ -338,7 +340,9 @@ def plot(tables: list[Table], path: str | Path) -> Path:
         ax.set_xticks(t.snrs)
         ax.set_xlabel("channel SNR, Es/N0 (dB)")
         ax.set_ylabel(metric_label(t.metric))
-        ax.set_title(t.title, fontsize=9)
+        budgets = {round(float(r.config["bandwidth"]), 6) for r in t.rows
+                   if isinstance(r.config.get("bandwidth"), (int, float)) and not r.bound}
+        ax.set_title(t.title + (f", k/n = {_ratio_text(min(budgets))}" if len(budgets) == 1 else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -416,7 +420,9 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
 def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
     path = Path(path)
     try:
-        fig.savefig(path, dpi=dpi)
+        # a paper's PDF wants TrueType fonts (Type 3 is refused by some publishers); SVG keeps its text
+        with plt.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):
+            fig.savefig(path, dpi=dpi)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:

@@ -89,8 +89,9 @@ def _slug(text: str) -> str:
 
 
 def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = "psnr",
-               images: list[str] | None = None, sources: list[str] | None = None) -> Path:
-    """Write ``folder/index.html`` (and its PNGs) for ``records``; returns the page's path."""
+               images: list[str] | None = None, sources: list[str] | None = None, vs_tables: list | None = None) -> Path:
+    """Write ``folder/index.html`` (and its PNGs) for ``records``; returns the page's path. With
+    ``vs_tables`` (``report --vs``) the comparison tables follow the tables of means."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -108,6 +109,10 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     parts.append("<p class='note'>mean ± half-width of the 95 % confidence interval over N images; "
                  "✗N: N images decode_failed (still averaged in)</p>")
     parts += [_table_html(t) for t in tables]
+    if vs_tables:
+        from .report_formats import vs_html
+
+        parts.append(f"<h2>Against {html.escape(vs_tables[0].reference)}</h2>" + vs_html(vs_tables))
     curves = plot(tables, folder / "snr.png")
     parts.append(f"<h2>{html.escape(metric_label(metric))} vs SNR</h2>{_img(curves, 'curves')}")
     from .report import dataset_key

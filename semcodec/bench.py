@@ -70,7 +70,7 @@ class BenchPlan:
 def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: float,
                  image_sha256: str | None, query: str | None = None) -> dict[str, Any]:
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr), "query": query,
-            "channel": plan.channel.name, "seed": plan.seed, "config": codec.config(),
+            "channel": plan.channel.label, "seed": plan.seed, "config": codec.config(),
             "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256,
             "image_path": str(Path(image.path).resolve()), "dataset_path": str(Path(image.path).resolve().parent)}
 

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from .signal import Received, Signal
 
-__all__ = ["AWGNChannel", "Channel", "ChannelMixture", "NoiselessChannel", "RayleighChannel", "RayleighFastChannel", "check_snr", "complex_noise",
+__all__ = ["AWGNChannel", "Channel", "ChannelMixture", "NoiselessChannel", "RayleighChannel", "RayleighFastChannel",
+           "RicianChannel", "parse_channel_spec", "check_snr", "complex_noise",
            "mmse_equalize", "noise_variance", "SNR_RANGE_DB"]
 
 #: The SNR range the CLI accepts; beyond it results are meaningless or numerically degenerate.
@@ -67,9 +68,25 @@ def complex_noise(shape, n0, generator, device=None) -> "torch.Tensor":
 
 
 class Channel:
-    """Base class: a memoryless channel acting on complex symbols at a given Es/N0."""
+    """Base class: a memoryless channel acting on complex symbols at a given Es/N0.
+
+    ``name`` is the registered kind (what a digital link designs for); ``params`` declares the
+    typed parameters a spec ``NAME:key=value,...`` may set (:func:`parse_channel_spec`), and
+    ``label`` is the canonical spec a record carries (``rician:K=3``; defaults left out)."""
 
     name: ClassVar[str] = "channel"
+    #: parameter -> (type, default, minimum, maximum, help)
+    params: ClassVar[dict[str, tuple]] = {}
+
+    @property
+    def label(self) -> str:
+        set_ = {k: getattr(self, k) for k in self.params if getattr(self, k) != self.params[k][1]}
+        return self.name + (":" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                           for k, v in sorted(set_.items())) if set_ else "")
+
+    def describe(self) -> dict:
+        """Every parameter of this channel with its value (defaults included), for the record."""
+        return {k: getattr(self, k) for k in self.params}
 
     def __call__(
         self, x: "torch.Tensor", snr_db: float, generator: "torch.Generator | None" = None
@@ -107,7 +124,7 @@ class Channel:
             streams=out,
             header=dict(signal.header),
             header_bits=signal.header_bits,
-            channel=self.name,
+            channel=self.label,
             snr_db=float(snr_db),
         )
 
@@ -139,6 +156,7 @@ class RayleighChannel(Channel):
     """
 
     name = "rayleigh"
+    params = {"coherence": (int, 1024, 1, 2**30, "symbols per fading block")}
 
     def __init__(self, coherence: int = 1024) -> None:
         if coherence < 1:
@@ -157,9 +175,69 @@ class RayleighFastChannel(RayleighChannel):
     """Fast Rayleigh fading with receiver CSI: an independent ``h ~ CN(0, 1)`` for every symbol."""
 
     name = "rayleigh-fast"
+    params = {}
 
     def __init__(self) -> None:
         super().__init__(coherence=1)
+
+
+class RicianChannel(Channel):
+    """Rician block fading with receiver CSI: ``h = sqrt(K/(K+1)) e^(j phi) + sqrt(1/(K+1)) g``,
+    ``g ~ CN(0, 1)``, one ``h`` per block of ``coherence`` symbols, ``phi`` uniform per block.
+
+    ``E|h|^2 = 1`` (the average SNR is the channel's); ``K = 0`` is Rayleigh, ``K -> inf`` AWGN
+    with a phase the receiver knows. Shapes as every channel: ``x [..., n] -> (y, h)``.
+    """
+
+    name = "rician"
+    params = {"K": (float, 3.0, 0.0, 1e6, "power of the line-of-sight path over the scattered ones"),
+              "coherence": (int, 1024, 1, 2**30, "symbols per fading block")}
+
+    def __init__(self, K: float = 3.0, coherence: int = 1024) -> None:  # noqa: N803 - the field's name
+        if not (math.isfinite(K) and K >= 0):
+            raise InvalidInput("Rician K must be a finite number >= 0")
+        if coherence < 1:
+            raise InvalidInput("Rician coherence must be at least one symbol")
+        self.K, self.coherence = float(K), int(coherence)
+
+    def __call__(self, x, snr_db, generator=None):
+        import torch
+
+        n = x.shape[-1]
+        blocks = math.ceil(n / self.coherence)
+        shape = (*x.shape[:-1], blocks)
+        phase = torch.rand(shape, generator=generator, device=x.device) * (2 * math.pi)
+        los = torch.polar(torch.full(shape, math.sqrt(self.K / (self.K + 1)), device=x.device), phase)
+        h_blocks = los + complex_noise(shape, 1.0 / (self.K + 1), generator, x.device)
+        h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
+        return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+
+
+def parse_channel_spec(spec: str) -> "Channel":
+    """``NAME[:key=value,...]`` -> the channel block, parameters typed and range-checked against
+    what the channel declares (one line on anything else): ``rician:K=3``, ``rayleigh:coherence=256``."""
+    from .registry import load_channel
+
+    name, _, rest = str(spec).strip().partition(":")
+    cls = load_channel(name)
+    declared = getattr(cls, "params", {}) or {}
+    kwargs: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in declared:
+            known = ", ".join(declared) or "none"
+            raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
+        kind, _, lo, hi, _ = declared[key]
+        try:
+            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
+        except ValueError:
+            raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
+                               f"got {value.strip()!r}") from None
+        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
+            raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
+        kwargs[key] = v
+    return cls(**kwargs)
 
 
 class ChannelMixture(Channel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
@@ -154,6 +154,8 @@ class OperatingPoint:
     query: str | None = None
     channel: str = "awgn"
     coherence: int | None = None
+    #: the channel's statistics (e.g. a Rician K factor): design facts, like the coherence
+    channel_params: tuple = ()
 
 
 @dataclass
@@ -389,6 +391,8 @@ class Codec(ABC):
         from .metrics import compute_metrics, score_texts
 
         op = self.operating_point(snr_db, query, channel.name, getattr(channel, "coherence", None))
+        if hasattr(channel, "describe"):
+            op = replace(op, channel_params=tuple(sorted(channel.describe().items())))
         query = " ".join(query.split()) if query else None
         self._tx_info = {"query": query} if query else {}  # facts of this run's encode only
         t0 = time.perf_counter()

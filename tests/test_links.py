@@ -44,8 +44,8 @@ def test_digital_link_fails_honestly_far_below_its_design_snr():
 
 
 def test_digital_link_forced_mcs_and_empty_payload():
-    link = DigitalLink.for_design_snr(30.0, forced="bpsk-1/2")
-    assert link.mcs.name == "bpsk-1/2"
+    link = DigitalLink.for_design_snr(30.0, forced="bpsk-1/3")
+    assert link.mcs.name == "bpsk-1/3"
     tx = link.transmit(b"")
     assert tx.stream.channel_uses == 0 and tx.header["payload_bytes"] == 0
     assert link.receive(_send(tx, 5.0), tx.header).data == b""
@@ -165,13 +165,13 @@ class _OneDeepFade(RayleighChannel):
 
 
 def test_a_deep_fade_of_one_block_loses_no_codeword_thanks_to_the_interleaver():
-    # 16 codewords of qpsk-1/2 (864 symbols each) over 13,824 symbols: one block in a deep fade
-    # erases ~1/13 of every codeword's symbols, which rate 1/2 corrects; sent back to back, the
-    # codewords inside that block (two of them) would each lose more than the code can rebuild.
+    # 4 codewords of qpsk-1/2 (3,072 symbols each) and a shortened fifth (1,344) over 13,632
+    # symbols: one block in a deep fade erases ~1/13 of every codeword's symbols, which rate 1/2
+    # corrects; sent back to back, the codeword inside that block would lose a third of its symbols.
     data = bytes(torch.randint(0, 256, (1700,), generator=torch.Generator().manual_seed(5)).tolist())
     link = DigitalLink.for_design_snr(0.0, forced="qpsk-1/2")
     tx = link.transmit(data)
-    assert tx.stream.channel_uses == 16 * 864
+    assert tx.stream.channel_uses == 4 * 3072 + 1344
     got = link.receive(_send(tx, 8.0, _OneDeepFade()), tx.header)
     assert got.failed_codewords == 0 and got.data == data
 
@@ -190,14 +190,15 @@ def test_the_mcs_is_chosen_from_the_table_of_the_channel_the_link_is_deployed_on
 
 def test_a_codeword_decoded_to_another_valid_word_is_caught_by_the_crc():
     """The parity checks accept any codeword; the payload's CRC tells the receiver it is the wrong one."""
-    from semcodec.phy.mcs import deinterleave, interleave
+    from semcodec.phy.mcs import codeword_plan, deinterleave, interleave
     from semcodec.signal import ReceivedStream
 
     data = bytes(range(256)) * 2
     link = DigitalLink.for_design_snr(0.0, forced="qpsk-1/2")
     sent, other = link.transmit(data), link.transmit(bytes([data[0] ^ 0xFF]) + data[1:])
     per = link.mcs.symbols_per_codeword
-    codewords = sent.stream.channel_uses // per
+    codewords = [n // 2 for _, n in codeword_plan((len(data) + 4) * 8, link.mcs)]
+    assert codewords[0] == per and len(codewords) == 2  # one full codeword, one shortened
     mixed = deinterleave(sent.stream.symbols, codewords).clone()
     mixed[:per] = deinterleave(other.stream.symbols, codewords)[:per]  # codeword 0: valid, but another word
     stream = ReceivedStream(symbols=interleave(mixed, codewords), kind="digital", noise_var=1e-3, fading=None,

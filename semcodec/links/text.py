@@ -74,12 +74,11 @@ def encode_text(text: str, fec: str = "none") -> tuple[torch.Tensor, int]:
 
 def text_symbols(n_chars: int, fec: str = "none") -> int:
     """QPSK symbols a text of ``n_chars`` characters takes (what :func:`encode_text` emits)."""
-    from ..phy.mcs import codewords_for, parse_mcs
+    from ..phy.mcs import frame_symbols, parse_mcs
 
     n_bits = n_chars * BITS_PER_CHAR
     if fec == "ldpc":
-        mcs = parse_mcs(TEXT_MCS)
-        return codewords_for(math.ceil(n_bits / 8) * 8, mcs) * mcs.symbols_per_codeword if n_bits else 0
+        return frame_symbols(math.ceil(n_bits / 8) * 8, parse_mcs(TEXT_MCS)) if n_bits else 0
     return math.ceil(n_bits / 2)
 
 

@@ -165,11 +165,18 @@ RAYLEIGH_TABLES = {1: "fer_rayleigh_1", 2: "fer_rayleigh_2", 4: "fer_rayleigh_4"
                    16: "fer_rayleigh_16", 32: "fer_rayleigh"}
 
 
+#: Fading channels whose links design with the Rayleigh tables: Rayleigh block fading itself, fast
+#: Rayleigh fading (every symbol its own fade: a codeword sees as many fades as it has symbols, the
+#: 32-fade table) and Rician fading (a line-of-sight path only helps: Rayleigh's FER is an upper
+#: bound, so the choice is conservative).
+FADING_ON_RAYLEIGH_TABLES = ("rayleigh", "rayleigh-fast", "rician")
+
+
 def table_key(channel: str = "awgn", fades: int | None = None) -> str:
     """The key of the FER table a link deployed on ``channel`` designs with. AWGN, and any channel
     without tables of its own (noiseless, a plugin's), use AWGN's. Rayleigh: the table of the most
     fades per codeword not above ``fades`` (``None``: a long frame, 32 or more)."""
-    if channel != "rayleigh":
+    if channel not in FADING_ON_RAYLEIGH_TABLES:
         return "fer"
     return RAYLEIGH_TABLES[tabulated_fades(fades)]
 

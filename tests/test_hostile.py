@@ -451,3 +451,28 @@ def test_a_checkpoint_for_another_budget_is_refused_at_both_ends(tmp_path, tiny_
     with open(sig, "wb") as f:
         np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "x.png"), "not the budget")
+
+
+# -- hardening round 2 (issue 21) -------------------------------------------------------------
+@pytest.mark.parametrize("trainer, length", [("deep-jscc", "--epochs"), ("adjscc", "--steps")])
+def test_a_second_training_run_never_replaces_the_first_model(trainer, length, tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    args = ("train", trainer, "--data", tiny_folder, "--out", out, length, "1", "--crop", "32", "--batch", "2")
+    code, _, err = call_cli(*args)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert_clean_error(*call_cli(*args), "--force")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing replaced
+    out.unlink()  # the card alone (or the state alone) is also a trained run's
+    assert_clean_error(*call_cli(*args), "exists")
+    assert_clean_error(*call_cli(*args, "--force", "--resume"), "one of them")
+    code, _, err = call_cli(*args, "--force")
+    assert code == 0 and out.exists(), err
+
+
+@pytest.mark.parametrize("trainer, length", [("deep-jscc", "--epochs"), ("adjscc", "--steps")])
+def test_a_batch_past_the_machines_memory_is_refused_before_the_first_step(trainer, length, tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", out, length, "1",
+                                 "--batch", "100000"), "lower --batch")
+    assert not out.exists()

@@ -140,17 +140,34 @@ def _has_probe(folder: Path, comp: Component) -> bool:
     return any((folder / probe).exists() for probe in comp.probe.split("|"))
 
 
+def looks_local(model_id: str) -> bool:
+    """An id that names a path (``/models/llava``, ``./sd``, ``~/x``, ``a/b/c``), not a hub repo."""
+    return model_id.startswith(("/", ".", "~")) or model_id.count("/") != 1 or Path(model_id).expanduser().exists()
+
+
 def missing_reason(key: str, codec: str | None = None) -> str | None:
-    """One line saying why ``key`` cannot load and how to fix it (``None`` if it can)."""
+    """One line saying why ``key`` cannot load and how to fix it (``None`` if it can).
+
+    A local folder the user named is their folder: it is said what it lacks, never that it should be
+    pulled. ``codec`` is what to pull when it is a codec's name (a name with a space, like "uo-isc
+    training", is a purpose, not a command argument: the component is named then)."""
     if locate(key) is not None:
         return None
     comp = component(key)
     mid = model_id(key)
-    where = ("not the FCN state-dict file (" + comp.probe + ")" if key == "segmenter" else
-             "not a folder with " + comp.probe.replace("|", " or ")) if Path(mid).expanduser().exists() else (
-        f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
-        else f"not in the Hugging Face cache ({hf_cache()})")
-    return (f"{comp.role} {mid!r} is {where}; run `semcodec models pull {codec or key}` "
+    local = Path(mid).expanduser()
+    if local.exists():
+        what = ("not the FCN state-dict file (" + comp.probe + ")" if key == "segmenter" else
+                "not a folder with " + comp.probe.replace("|", " or "))
+        return (f"{key} ({comp.role}): {mid!r} is {what}; point {comp.env} (or --model {key}=...) "
+                "at a complete copy of the model")
+    if looks_local(mid) and mid != TORCHVISION_FCN:
+        return (f"{key} ({comp.role}): {mid!r} does not exist (no such file or folder); point {comp.env} "
+                f"(or --model {key}=...) at a copy of the model, or at a Hugging Face id")
+    where = (f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
+             else f"not in the Hugging Face cache ({hf_cache()})")
+    target = codec if codec and not any(ch.isspace() for ch in codec) else key
+    return (f"{key} ({comp.role}) {mid!r} is {where}; run `semcodec models pull {target}` "
             f"with internet access, or set {comp.env} to a local folder")
 
 

@@ -476,3 +476,102 @@ def test_a_batch_past_the_machines_memory_is_refused_before_the_first_step(train
     assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", out, length, "1",
                                  "--batch", "100000"), "lower --batch")
     assert not out.exists()
+
+
+def test_an_image_replaced_during_a_bench_is_recorded_under_the_hash_of_the_bytes_decoded(tmp_path, kodak_dir):
+    from PIL import Image, ImageFilter
+
+    from semcodec.bench import BenchPlan, file_digest, run_bench
+    from semcodec.channel import AWGNChannel
+    from semcodec.data import folder as dataset_folder
+    from semcodec.registry import load_codec
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(ds / "a.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(ds / "b.png")
+    original = (ds / "b.png").read_bytes()
+    blurred = tmp_path / "blurred.png"
+    Image.open(ds / "b.png").filter(ImageFilter.GaussianBlur(3)).save(blurred)
+    out = tmp_path / "r.jsonl"
+
+    def plan():
+        return BenchPlan("ds", dataset_folder(ds), {"uncoded-analog": load_codec("uncoded-analog")()}, [5.0],
+                         AWGNChannel(), metrics=["psnr"], out=out)
+
+    def swap(rec, cached):  # b.png is replaced after the plan hashed it, before it is read
+        if rec["image"] == "a":
+            (ds / "b.png").write_bytes(blurred.read_bytes())
+
+    run_bench(plan(), on_record=swap)
+    bad = next(r for r in _records(out) if r["image"] == "b")
+    assert bad["image_sha256"] == file_digest(blurred)
+    (ds / "b.png").write_bytes(original)  # restored: the resume computes it again, from the original
+    recs = run_bench(plan())
+    good = next(r for r in recs if r["image"] == "b")
+    assert good["image_sha256"] == file_digest(ds / "b.png") and good["metrics"]["psnr"] != bad["metrics"]["psnr"]
+
+
+def test_a_folder_merely_named_kodak24_is_labelled_by_its_path(tmp_path, kodak_dir):
+    import shutil
+
+    from PIL import Image, ImageFilter
+
+    from semcodec.data import resolve
+
+    fake = tmp_path / "fk" / "kodak24"
+    shutil.copytree(kodak_dir, fake, ignore=shutil.ignore_patterns("*.part"))
+    name, _ = resolve(str(fake))
+    assert name == "kodak24"  # the true set, wherever it lies
+    Image.open(fake / "kodim07.png").filter(ImageFilter.GaussianBlur(2)).save(fake / "kodim07.png")
+    name, _ = resolve(str(fake))
+    assert name == str(fake)
+    for other in ("bsds500", "voc2012"):
+        lookalike = tmp_path / "x" / other
+        lookalike.mkdir(parents=True)
+        shutil.copy(kodak_dir / "kodim01.png", lookalike / "a.png")
+        assert resolve(str(lookalike))[0] == str(lookalike)
+
+
+def test_image_ids_are_unique_within_a_dataset(tmp_path, kodak_dir):
+    from PIL import Image
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    for i, name in enumerate(("a.png", "a.jpg", "a.png.webp", "a.jpg.png")):
+        Image.open(kodak_dir / f"kodim0{i + 1}.png").resize((64, 48)).save(folder / name)
+    out = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert code == 0, err
+    ids = [r["image"] for r in _records(out)]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    code, table, err = call_cli("report", out, "--format", "csv")
+    assert code == 0 and "edited" not in err and ",4," in table, (table, err)
+
+
+def test_a_symlinked_image_stays_in_the_folder_the_user_named(tmp_path, kodak_dir):
+    from PIL import Image
+
+    elsewhere, ds = tmp_path / "elsewhere", tmp_path / "ds"
+    elsewhere.mkdir()
+    ds.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(ds / "a.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(elsewhere / "target.png")
+    (ds / "b.png").symlink_to(elsewhere / "target.png")
+    out = tmp_path / "r.jsonl"
+    assert call_cli("bench", ds, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+    assert {r["dataset_path"] for r in _records(out)} == {str(ds)}
+    code, table, err = call_cli("report", out, "--format", "csv")
+    assert code == 0 and ",2," in table, table
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_a_data_folder_that_is_a_file_is_one_line(how, tmp_path, monkeypatch):
+    args = ["bench", "kodak24", "--codecs", "deep-jscc", "--snr", "5", "--out", tmp_path / "r.jsonl"]
+    if how == "env":
+        monkeypatch.setenv("SEMCODEC_DATA", "/etc/passwd")
+    else:
+        args += ["--data", "/etc/passwd"]
+    assert_clean_error(*call_cli(*args), "not a folder")
+    assert_clean_error(*call_cli("bench", "/etc/passwd", "--codecs", "deep-jscc", "--out", tmp_path / "r.jsonl"),
+                       "not a folder")

@@ -647,6 +647,8 @@ def report_cmd(
         found = read_results(path)
         if found.problems():
             notes.append(f"{path}: ignored {found.problems()}")
+        if found.notes():
+            notes.append(f"{path}: {found.notes()}")
         found_all += found.records
     records = deduplicate(found_all)
     if not records:
@@ -664,6 +666,9 @@ def report_cmd(
     if images and not (grid_path or html_dir):
         raise InvalidInput("--images chooses the images of --grid or --html; give one of them")
     tables = aggregate(kept, metric)
+    from .report import SKIPPED
+
+    SKIPPED.clear()
     made = []  # pictures first: a bad --images or --rd-snr fails before anything is printed
     if plot_path:
         made.append(f"figure: {plot(tables, plot_path)}")
@@ -680,6 +685,11 @@ def report_cmd(
     else:
         text = {"csv": to_csv, "markdown": to_markdown, "json": to_json}[fmt](tables)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    from .report import SKIPPED
+
+    if SKIPPED:
+        err_console.print(f"[yellow]note:[/yellow] {len(set(SKIPPED))} picture(s) left out of the grid: "
+                          + escape(_one_line(SKIPPED[0]))[:200], highlight=False)
     for line in made:
         err_console.print(line, highlight=False)
 

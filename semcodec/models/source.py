@@ -60,6 +60,8 @@ COMPONENTS: dict[str, Component] = {c.key: c for c in (
 )}
 
 _overrides: dict[str, str] = {}
+#: A settings file is small; anything larger is not one.
+MAX_TOML_BYTES = 1 << 20
 
 
 def component(key: str) -> Component:
@@ -80,7 +82,12 @@ def _toml_ids() -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > MAX_TOML_BYTES:
+            raise InvalidInput(f"semcodec.toml: {path.stat().st_size:,} bytes; a settings file is at most "
+                               f"{MAX_TOML_BYTES:,}")
         models = tomllib.loads(path.read_text(encoding="utf-8")).get("models", {})
+    except (RecursionError, MemoryError):  # tables or arrays nested thousands deep
+        raise InvalidInput("semcodec.toml: nested too deeply to read (tables or arrays inside one another)") from None
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"semcodec.toml: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):

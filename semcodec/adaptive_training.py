@@ -199,6 +199,7 @@ def train_adaptive(
     progress: Callable[[int, float, dict | None], None] | None = None,
     command: str | None = None,
     progress_every: int = 100,
+    force: bool = False,
 ) -> dict:
     """Train (or resume) and write ``out`` (EMA weights) with its JSON card; returns the card.
 
@@ -209,12 +210,15 @@ def train_adaptive(
 
     from .data import folder
     from .networks.adjscc import AdaptiveJSCC, latent_channels
-    from .training import _load_uint8, check_held_out, check_resume, list_images
+    from .training import BYTES_PER_PIXEL, _load_uint8, check_held_out, check_memory, check_resume, list_images
 
     if config.steps < 1 or config.batch < 1:
         raise InvalidInput("--steps and --batch must be at least 1")
     if config.crop % 4 or config.crop < 16:
         raise InvalidInput("--crop must be a multiple of 4 and at least 16")
+    check_resume(out, resume, force)
+    check_memory(config.batch, config.crop**2, BYTES_PER_PIXEL["adjscc"] * max(1.0, config.width / 64),
+                 config.device, "adjscc")
     try:
         cs = [latent_channels(r, config.c_max) for r in config.ratios]
     except ValueError as exc:
@@ -252,7 +256,6 @@ def train_adaptive(
     )
     step, history, seconds = 0, [], 0.0
     state_path = out.with_suffix(".state.pt")
-    check_resume(out, resume)
     if resume and state_path.exists():
         try:
             state = torch.load(state_path, map_location=device, weights_only=False)

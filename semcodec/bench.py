@@ -12,6 +12,7 @@ Ray actors (:mod:`semcodec.executors`); records stream back and only this proces
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -72,18 +73,32 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
     return {"dataset": plan.dataset, "image": image.id, "codec": codec.name, "snr_db": float(snr), "query": query,
             "channel": plan.channel.label, "seed": plan.seed, "config": codec.config(),
             "provenance": codec.provenance(plan.metrics), "image_sha256": image_sha256,
-            "image_path": str(Path(image.path).resolve()), "dataset_path": str(Path(image.path).resolve().parent)}
+            # the folder the user named, not where a symbolic link points
+            "image_path": os.path.abspath(image.path), "dataset_path": os.path.dirname(os.path.abspath(image.path))}
 
 
 def file_digest(path: Path) -> str | None:
-    """sha256 (16 hex) of a file's bytes, or ``None`` when it cannot be read (the load says why)."""
+    """sha256 (16 hex) of a file's bytes, or ``None`` when it cannot be read (the load says why)
+    or is not a regular file: a FIFO would block the open and ``/dev/zero`` never ends, so the file
+    is opened non-blocking and checked before a byte is read."""
     import hashlib
+    import stat
 
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
             return hashlib.file_digest(f, "sha256").hexdigest()[:16]
     except OSError:
         return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _kept(rec: dict[str, Any], folder: Path) -> bool:
@@ -150,17 +165,21 @@ def context_of(plan: BenchPlan) -> WorkerContext:
 
 def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, Any]], None]) -> None:
     """Every missing SNR of ``unit``; ``emit(index, record)`` as each record is made."""
-    from .imageio import load_image
+    from .imageio import load_image_with_digest
 
+    digest = None
     try:
-        image, load_error = load_image(Path(unit.image_path)), None
+        image, digest = load_image_with_digest(Path(unit.image_path))
+        load_error = None
     except SemcodecError as exc:
         image, load_error = None, str(exc)
     codec = ctx.codecs[unit.codec_key]
     for i in unit.todo:
         placeholder = unit.placeholders[i]
         rec = _attempt(ctx, codec, unit.snrs[i], image, load_error, placeholder, Path(unit.image_path), unit.query)
-        rec["dataset"], rec["image"], rec["image_sha256"] = ctx.dataset, unit.image_id, placeholder["image_sha256"]
+        # the hash of the bytes decoded (a file replaced since the plan is recorded as what it is)
+        rec["dataset"], rec["image"] = ctx.dataset, unit.image_id
+        rec["image_sha256"] = digest if digest is not None else placeholder["image_sha256"]
         rec["image_path"], rec["dataset_path"] = placeholder["image_path"], placeholder["dataset_path"]
         emit(i, rec)
 

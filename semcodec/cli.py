@@ -664,6 +664,8 @@ def report_cmd(
         found = read_results(path)
         if found.problems():
             notes.append(f"{path}: ignored {found.problems()}")
+        if found.notes():
+            notes.append(f"{path}: {found.notes()}")
         found_all += found.records
     records = deduplicate(found_all)
     if not records:
@@ -687,6 +689,9 @@ def report_cmd(
         from .comparison import compare
 
         vs_tables = compare(tables, kept, vs, bootstrap)
+    from .report import SKIPPED
+
+    SKIPPED.clear()
     made = []  # pictures first: a bad --images or --rd-snr fails before anything is printed
     if plot_path:
         made.append(f"figure: {plot(tables, plot_path)}")
@@ -710,6 +715,11 @@ def report_cmd(
     else:
         text = {"csv": to_csv, "markdown": to_markdown, "json": to_json}[fmt](tables)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    from .report import SKIPPED
+
+    if SKIPPED:
+        err_console.print(f"[yellow]note:[/yellow] {len(set(SKIPPED))} picture(s) left out of the grid: "
+                          + escape(_one_line(SKIPPED[0]))[:200], highlight=False)
     for line in made:
         err_console.print(line, highlight=False)
 
@@ -775,6 +785,10 @@ def models_check_cmd(
         console.print(f"[green]ok[/green] {escape(f'{key}: {check(key)}')}")
 
 
+#: A trained model is work: replacing one takes this flag (or --resume continues it).
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing --out checkpoint (and its card and state).")]
+
+
 @train_app.command("deep-jscc")
 def train_deep_jscc_cmd(
     data: Annotated[list[Path], typer.Option("--data", help="Folder of training images (repeatable).")],
@@ -790,12 +804,13 @@ def train_deep_jscc_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out if it exists.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Train the deep JSCC autoencoder through the project's own channel."""
     check_output(out, (".safetensors",))
     from .training import check_resume
 
-    check_resume(out, resume)
+    check_resume(out, resume, force)
     check_device(device)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -819,7 +834,7 @@ def train_deep_jscc_cmd(
             bar.update(task, completed=epoch, status=status)
 
         card = train_deep_jscc(config, out, resume=resume, progress=progress,
-                               command="semcodec " + " ".join(sys.argv[1:]))
+                               command="semcodec " + " ".join(sys.argv[1:]), force=force)
     console.print(escape(f"wrote {out}") + f" (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)")
 
 
@@ -861,12 +876,13 @@ def train_adjscc_cmd(
     csi: Annotated[bool, typer.Option("--csi", help="The decoder takes each symbol's post-equalisation noise variance (fading-aware model).")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from this checkpoint's weights (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
     from .training import check_resume
 
     check_output(out, (".safetensors",))
-    check_resume(out, resume)
+    check_resume(out, resume, force)
     check_device(device)
     from .adaptive_training import AdaptiveTrainConfig, train_adaptive
     from .channel import check_snr
@@ -895,7 +911,7 @@ def train_adjscc_cmd(
         err_console.print(line, highlight=False)
 
     train_adaptive(config, out, resume=resume, progress=progress,
-                   command="semcodec " + " ".join(sys.argv[1:]))
+                   command="semcodec " + " ".join(sys.argv[1:]), force=force)
     console.print(escape(f"wrote {out}"), highlight=False)
 
 
@@ -921,12 +937,14 @@ def train_uo_isc_cmd(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
     model: ModelOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the .state.pt beside --out.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Train UO-ISC in two phases (reconstruction + VQ + relevance, then adversarial)."""
     from .queries import read_vqav2, samples_from_queries, unseen_objects_split
-    from .uo_isc_training import UoIscTrainConfig, train_uo_isc
+    from .uo_isc_training import UoIscTrainConfig, check_overwrite, train_uo_isc
 
     check_output(out, (".safetensors",))
+    check_overwrite(out, resume, force)
     apply_model_overrides(model)
     check_device(device)
     if (queries is None) == (vqa_questions is None):
@@ -968,7 +986,7 @@ def train_uo_isc_cmd(
 
     with bar:
         train_uo_isc(config, samples, out, resume=resume, progress=progress,
-                     command="semcodec " + " ".join(sys.argv[1:]))
+                     command="semcodec " + " ".join(sys.argv[1:]), force=force)
     console.print(escape(f"wrote {out}"), highlight=False)
 
 

@@ -59,12 +59,21 @@ class DatasetImage:
 
 
 def data_root(data: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``data`` argument, else ``SEMCODEC_DATA``, else ``~/.cache/semcodec``."""
+    """The data folder: ``data`` argument, else ``SEMCODEC_DATA``, else ``~/.cache/semcodec``
+    (one that exists and is not a folder is refused here, naming where it came from)."""
     if data:
-        return Path(data).expanduser()
-    if os.environ.get("SEMCODEC_DATA"):
-        return Path(os.environ["SEMCODEC_DATA"]).expanduser()
-    return Path.home() / ".cache" / "semcodec"
+        root, source = Path(data).expanduser(), "--data"
+    elif os.environ.get("SEMCODEC_DATA"):
+        root, source = Path(os.environ["SEMCODEC_DATA"]).expanduser(), "SEMCODEC_DATA"
+    else:
+        root, source = Path.home() / ".cache" / "semcodec", "the data folder"
+    try:
+        not_a_folder = root.exists() and not root.is_dir()
+    except OSError:
+        not_a_folder = True
+    if not_a_folder:
+        raise DatasetError(f"{source}: {root} is not a folder")
+    return root
 
 
 def sha256(path: Path) -> str:
@@ -106,7 +115,10 @@ def kodak24(data: str | os.PathLike | None = None, download: bool = True) -> lis
         if fresh:
             if not download:
                 raise DatasetError(f"{path} is missing")
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatasetError(f"cannot create the data folder {folder} ({exc.strerror or exc})") from None
             _download(KODAK_URL.format(name=name), path)
         actual = sha256(path)
         if actual != digest:
@@ -120,6 +132,16 @@ def kodak24(data: str | os.PathLike | None = None, download: bool = True) -> lis
     return images
 
 
+def is_kodak24(images: list[DatasetImage]) -> bool:
+    """Whether ``images`` are exactly the 24 Kodak files, by their pinned digests."""
+    if len(images) != len(KODAK24_SHA256):
+        return False
+    try:
+        return sorted(sha256(im.path) for im in images) == sorted(KODAK24_SHA256.values())
+    except OSError:
+        return False
+
+
 def folder(path: str | os.PathLike, what: str | None = None) -> list[DatasetImage]:
     """Every image file directly inside ``path``, sorted by name."""
     p = Path(path).expanduser()
@@ -128,9 +150,27 @@ def folder(path: str | os.PathLike, what: str | None = None) -> list[DatasetImag
     files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
     if not files:
         raise DatasetError(f"{what or 'dataset'}: no images in {p}")
-    stems = [f.stem for f in files]
-    # a.png and a.jpg are two images: their ids keep the suffix when the stems collide
-    return [DatasetImage(f.stem if stems.count(f.stem) == 1 else f.name, f) for f in files]
+    return [DatasetImage(i, f) for i, f in zip(unique_ids(files), files)]
+
+
+def unique_ids(files: list[Path]) -> list[str]:
+    """Ids (file stems) unique within a dataset: a.png and a.jpg are two images, so a colliding id
+    keeps its suffix — and again until none collides (``a.png.webp``'s stem is ``a.png``). File
+    names are unique in a folder, so this ends; two folders' files are refused if they still collide."""
+    ids = [f.stem for f in files]
+    while True:
+        seen: dict[str, int] = {}
+        for i in ids:
+            seen[i] = seen.get(i, 0) + 1
+        clash = [n for n, i in enumerate(ids) if seen[i] > 1 and ids[n] != files[n].name]
+        if not clash:
+            break
+        for n in clash:
+            ids[n] = files[n].name
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise DatasetError(f"two images have the id {dup!r} ({', '.join(str(f) for f, i in zip(files, ids) if i == dup)})")
+    return ids
 
 
 def bsds500(data: str | os.PathLike | None = None, split: str = "val") -> list[DatasetImage]:
@@ -167,8 +207,14 @@ def resolve(name_or_path: str, data: str | os.PathLike | None = None) -> tuple[s
     if name_or_path in NAMED:
         return name_or_path, NAMED[name_or_path](data)
     p = Path(name_or_path).expanduser()
+    if p.is_file() or (p.exists() and not p.is_dir()):
+        raise DatasetError(f"dataset {name_or_path!r} is a file, not a folder of images")
     if p.is_dir():
-        return p.name, folder(p)
+        images = folder(p)
+        if p.name in NAMED and not (p.name == "kodak24" and is_kodak24(images)):
+            # a folder merely named like a verified set is labelled by its path, never as the set
+            return str(p), images
+        return p.name, images
     raise DatasetError(
         f"unknown dataset {name_or_path!r}: use one of {', '.join(NAMED)} or a folder of images"
     )

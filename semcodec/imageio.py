@@ -40,12 +40,14 @@ def check_readable_file(path: Path, what: str = "") -> None:
         raise InvalidInput(f"{label}: permission denied")
 
 
-def open_rgb(path: str | Path) -> "PILImage.Image":
+def open_rgb(path: str | Path, data: bytes | None = None) -> "PILImage.Image":
     """Open an image file as an RGB Pillow image (EXIF orientation applied).
 
     The pixel limit (:mod:`semcodec.limits`) is checked from the file's header, before any
-    pixel is decoded, so a small file declaring a huge image costs nothing.
+    pixel is decoded, so a small file declaring a huge image costs nothing. ``data``: the file's
+    bytes, already read (then ``path`` only names it in errors).
     """
+    import io
     import struct
     import warnings
 
@@ -54,12 +56,13 @@ def open_rgb(path: str | Path) -> "PILImage.Image":
     from .limits import check_pixels
 
     path = Path(path)
-    check_readable_file(path)
+    if data is None:
+        check_readable_file(path)
     Image.MAX_IMAGE_PIXELS = None  # our own limit applies, checked below from the header
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with Image.open(path if data is None else io.BytesIO(data)) as im:
                 check_pixels(im.height, im.width, str(path))
                 im = ImageOps.exif_transpose(im)
                 im = _to_8bit(im)
@@ -117,6 +120,23 @@ def quantize(x: "Tensor") -> "Tensor":
 def load_image(path: str | Path) -> "Tensor":
     """Read an image file as float ``[3, H, W]`` in [0, 1]."""
     return pil_to_tensor(open_rgb(path))
+
+
+def load_image_with_digest(path: str | Path) -> tuple["Tensor", str]:
+    """``(image, sha256 of the bytes decoded)`` (16 hex, as the bench's resume key): the file is
+    read once, hashed and decoded from those bytes, so a file replaced meanwhile can never be
+    recorded under the other file's hash."""
+    import hashlib
+
+    path = Path(path)
+    check_readable_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except MemoryError:
+        raise InvalidInput(f"{path}: too large to read in memory") from None
+    return pil_to_tensor(open_rgb(path, data)), hashlib.sha256(data).hexdigest()[:16]
 
 
 def save_image(x: "Tensor", path: str | Path) -> Path:

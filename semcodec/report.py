@@ -430,12 +430,25 @@ def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
-def _thumb(path: str, width: int = 240):
-    from PIL import Image
+#: Notes of the pictures left out of the last grid (a kept file truncated, not an image, too large).
+SKIPPED: list[str] = []
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        return im.resize((width, max(1, round(im.height * width / im.width))))
+
+def _thumb(path: Any, width: int = 240):
+    """A thumbnail of the image file ``path``, or ``None`` (noted in :data:`SKIPPED`) when it is
+    not a regular, readable image under the pixel limit: one bad file never stops the grid."""
+    from .errors import SemcodecError
+    from .imageio import open_rgb
+
+    if not isinstance(path, str):
+        SKIPPED.append(f"not a file name: {path!r}"[:120])
+        return None
+    try:
+        im = open_rgb(path)
+    except SemcodecError as exc:
+        SKIPPED.append(str(exc))
+        return None
+    return im.resize((width, max(1, round(im.height * width / im.width))))
 
 
 def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | None = None,
@@ -448,7 +461,8 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    kept = [r for r in records if isinstance(r.get("files"), dict) and r["files"].get("reconstruction")]
+    kept = [r for r in records if isinstance(r.get("files"), dict) and isinstance(r["files"].get("reconstruction"), str)
+            and r["files"]["reconstruction"]]
     if not kept:
         raise InvalidInput("no kept reconstructions in these records: run the bench with --keep-images DIR")
     dataset, channel = _one_table(kept, "--grid")
@@ -473,8 +487,9 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
     for i, (img, label) in enumerate(rows):
         source = next((r["files"].get("source") for r in kept if r["image"] == img and r["files"].get("source")), None)
         ax = axes[i][0]
-        if source and Path(source).is_file() and (i == 0 or rows[i - 1][0] != img):
-            ax.imshow(_thumb(source))
+        thumb = _thumb(source) if isinstance(source, str) and (i == 0 or rows[i - 1][0] != img) else None
+        if thumb is not None:
+            ax.imshow(thumb)
             ax.set_title(f"{img} (original)", fontsize=7)
             ax.set_ylabel(label, fontsize=6)
         else:
@@ -483,8 +498,9 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         for j, snr in enumerate(snrs):
             ax = axes[i][j + 1]
             rec = index.get((img, label, snr))
-            if rec is not None and Path(rec["files"]["reconstruction"]).is_file():
-                ax.imshow(_thumb(rec["files"]["reconstruction"]))
+            thumb = _thumb(rec["files"]["reconstruction"]) if rec is not None else None
+            if thumb is not None:
+                ax.imshow(thumb)
                 value = rec["metrics"].get(metric)
                 unit = f" {UNITS[metric]}" if metric in UNITS else ""
                 ax.set_xlabel("-" if value is None else f"{_fmt(value, metric)}{unit}"

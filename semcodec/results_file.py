@@ -67,6 +67,9 @@ def record_problem(rec: Any) -> str | None:
         return "seed missing or not an integer"
     if rec.get("status") not in STATUSES:
         return "status missing or unknown"
+    wrong = _field_type_problem(rec)
+    if wrong:
+        return wrong
     if rec["status"] == "skipped":
         return None
     if not isinstance(rec.get("metrics"), dict) or not all(
@@ -85,6 +88,41 @@ def record_problem(rec: Any) -> str | None:
     return None
 
 
+def _optional(rec: dict[str, Any], key: str, types: tuple[type, ...]) -> bool:
+    return key not in rec or rec[key] is None or isinstance(rec[key], types)
+
+
+def _field_type_problem(rec: dict[str, Any]) -> str | None:
+    """Every optional field a report or a resume reads has its type, or the record is not used:
+    a hand-edited ``"provenance": [1]`` is skipped with a note, never an internal error."""
+    for key in ("image_sha256", "image_path", "dataset_path", "query", "reason", "rate", "semcodec_version"):
+        if not _optional(rec, key, (str,)):
+            return f"{key} is not a string"
+    for key in ("provenance", "files", "unavailable", "streams", "texts", "config", "transmitter"):
+        if not _optional(rec, key, (dict,)):
+            return f"{key} is not an object"
+    for key in ("channel_uses", "elapsed_s", "effective_design_snr_db"):
+        if rec.get(key) is not None and not _is_number(rec[key]):
+            return f"{key} is not a number"
+    if rec.get("record_version") is not None and (not isinstance(rec["record_version"], int)
+                                                 or isinstance(rec["record_version"], bool)):
+        return "record_version is not an integer"
+    prov = rec.get("provenance") or {}
+    for key in ("components", "metric_models", "checkpoints", "versions"):
+        if not _optional(prov, key, (dict,)):
+            return f"provenance.{key} is not an object"
+    for key in ("config_digest", "device", "dtype"):
+        if not _optional(prov, key, (str,)):
+            return f"provenance.{key} is not a string"
+    for name, value in (prov.get("metric_models") or {}).items():
+        if value is not None and not isinstance(value, (str, dict)):
+            return f"provenance.metric_models.{name} is not an id"
+    for name, stream in (rec.get("streams") or {}).items():
+        if not isinstance(stream, dict):
+            return f"streams.{name} is not an object"
+    return None
+
+
 @dataclass
 class ReadResult:
     """What a results file held: usable records, and what was skipped."""
@@ -93,6 +131,8 @@ class ReadResult:
     malformed: int = 0  # lines that are not JSON
     foreign: int = 0  # JSON that is not a semcodec record
     torn_bytes: int = 0  # a last line without its newline (a killed writer)
+    #: records holding a key twice (JSON allows it; the last value is the one read): (count, e.g. key)
+    duplicated: list[str] = field(default_factory=list)
 
     def problems(self) -> str:
         """One line naming what was skipped, or ``""``."""
@@ -104,6 +144,26 @@ class ReadResult:
         if self.torn_bytes:
             parts.append(f"a torn last line ({self.torn_bytes} bytes)")
         return ", ".join(parts)
+
+    def notes(self) -> str:
+        """What was read but is doubtful (kept), or ``""``: a key given twice in one record."""
+        if not self.duplicated:
+            return ""
+        return (f"{len(self.duplicated)} record(s) give a key twice (e.g. {self.duplicated[0]!r}); "
+                "the last value of each was used")
+
+
+def _pairs_noting_duplicates(seen: list[str]):
+    """A ``json.loads`` hook building dicts as usual (last value wins) and noting repeated keys."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                seen.append(key)
+            out[key] = value
+        return out
+
+    return hook
 
 
 def read_results(path: str | Path) -> ReadResult:
@@ -121,12 +181,15 @@ def read_results(path: str | Path) -> ReadResult:
                     break
                 if not line.strip():
                     continue
+                repeated: list[str] = []
                 try:
-                    rec = json.loads(line)
+                    rec = json.loads(line, object_pairs_hook=_pairs_noting_duplicates(repeated))
                 except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                     out.malformed += 1
                     continue
                 if record_problem(rec) is None:
+                    if repeated:
+                        out.duplicated.append(repeated[0])
                     out.records.append(migrate(rec))
                 else:
                     out.foreign += 1

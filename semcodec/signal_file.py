@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import InvalidInput, SemcodecError, SignalFileError
 from .schema import Any_, Bool, Int, MapOf, Nullable, Num, Obj, Scalar, Str
@@ -105,6 +105,22 @@ def _npy_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], Any]
     return tuple(int(n) for n in shape), np.dtype(dtype)
 
 
+#: Room for an ``.npy`` member's header beyond its data (numpy pads it to 64 bytes; 64 KiB at most).
+NPY_HEADER_ROOM = 1 << 16
+
+
+def _check_member_size(zf: zipfile.ZipFile, member: str, shape: tuple[int, ...], dtype: Any, path: Path) -> None:
+    """A member's uncompressed size (the zip's directory says it, before a byte is inflated) must
+    be what its array header declares: a 1.5 MB file may otherwise inflate to gigabytes."""
+    import math
+
+    declared = math.prod(shape) * dtype.itemsize
+    size = zf.getinfo(member).file_size
+    if size > declared + NPY_HEADER_ROOM:
+        raise SignalFileError(f"{path}: member {member} inflates to {size:,} bytes, more than its array "
+                              f"({declared:,} bytes) needs")
+
+
 def _read_array(zf: zipfile.ZipFile, member: str):
     import numpy as np
 
@@ -112,10 +128,14 @@ def _read_array(zf: zipfile.ZipFile, member: str):
         return np.lib.format.read_array(f, allow_pickle=False)
 
 
-def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict[str, Any]]:
+def load_received(path: str | Path, check: "Callable[[Received, str, dict[str, Any]], None] | None" = None,
+                  ) -> tuple[Received, str, dict[str, Any], dict[str, Any]]:
     """Read and validate a signal file -> ``(received, codec name, codec config, extra)``.
 
-    Layers 1-3 of the module docstring; the codec's own checks are in :func:`decode_file`.
+    Layers 1-3 of the module docstring. ``check(received, codec, config)`` (the codec's own
+    checks, :func:`decode_file`) runs on the streams' *shapes* — symbols on torch's meta device,
+    no memory — before any array is read, so a stream longer than its header implies is refused
+    before it is allocated; every member's inflated size is checked against its array header.
     """
     import numpy as np
     import torch
@@ -137,6 +157,7 @@ def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict
             shape, dtype = _npy_header(zf, "meta.npy")
             if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_META_BYTES:
                 raise SignalFileError(f"{path}: metadata is not a small byte string")
+            _check_member_size(zf, "meta.npy", shape, dtype, path)
             meta = json.loads(bytes(_read_array(zf, "meta.npy")).decode())
             if not isinstance(meta, dict) or meta.get("format") not in READABLE:
                 raise SignalFileError(f"{path}: not a {FORMAT} file")
@@ -145,9 +166,10 @@ def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict
                 raise SignalFileError(f"{path}: a {meta['format']} file from an older semcodec, whose digital "
                                       f"streams used another channel-code layout; encode the image again")
             wanted = {"meta.npy"}
-            streams = {}
+            shapes: dict[str, dict[str, int]] = {}
+            total = 0
             for name, s in meta["streams"].items():
-                arrays = {}
+                shapes[name] = {}
                 for prefix in ("y", "h") if s["fading"] else ("y",):
                     member = f"{prefix}::{name}.npy"
                     if member not in members:
@@ -157,26 +179,42 @@ def load_received(path: str | Path) -> tuple[Received, str, dict[str, Any], dict
                     if dtype != np.complex64 or len(shape) != 1:
                         raise SignalFileError(f"{path}: stream {name!r}: {prefix} must be a complex64 vector, "
                                               f"not {dtype} of shape {shape}")
-                    if shape[0] > max_symbols:
-                        raise SignalFileError(f"{path}: stream {name!r} has {shape[0]} symbols, more than "
-                                              f"any image under the pixel limit needs")
-                    arr = _read_array(zf, member)
-                    if not np.isfinite(arr).all():
-                        raise SignalFileError(f"{path}: stream {name!r}: {prefix} holds NaN or infinite values")
-                    arrays[prefix] = torch.from_numpy(arr.copy())
-                if "h" in arrays and arrays["h"].shape != arrays["y"].shape:
+                    _check_member_size(zf, member, shape, dtype, path)
+                    if prefix == "y":
+                        total += shape[0]
+                    if shape[0] > max_symbols or total > max_symbols:
+                        raise SignalFileError(f"{path}: stream {name!r} brings the file to {total:,} symbols, more "
+                                              f"than any image under the pixel limit needs")
+                    shapes[name][prefix] = shape[0]
+                if "h" in shapes[name] and shapes[name]["h"] != shapes[name]["y"]:
                     raise SignalFileError(f"{path}: stream {name!r}: fading and symbols differ in length")
-                streams[name] = ReceivedStream(arrays["y"], s["kind"], float(s["noise_var"]), arrays.get("h"),
-                                               s["bits"])
             extra_members = sorted(members - wanted)
             if extra_members:
                 raise SignalFileError(f"{path}: unexpected array(s) {', '.join(extra_members)[:80]}")
+            header = meta["header"]
+            if check is not None:  # the codec's checks, on shapes only
+                shaped = {name: ReceivedStream(torch.empty(n["y"], dtype=torch.complex64, device="meta"),
+                                               s["kind"], float(s["noise_var"]), None, s["bits"])
+                          for (name, n), s in zip(shapes.items(), meta["streams"].values())}
+                probe = Received(shaped, header, meta["header_bits"], meta["channel"], meta["snr_db"])
+                check(probe, meta["codec"], meta["config"])
+                header = probe.header
+            streams = {}
+            for name, s in meta["streams"].items():
+                arrays = {}
+                for prefix in shapes[name]:
+                    arr = _read_array(zf, f"{prefix}::{name}.npy")
+                    if not np.isfinite(arr).all():
+                        raise SignalFileError(f"{path}: stream {name!r}: {prefix} holds NaN or infinite values")
+                    arrays[prefix] = torch.from_numpy(arr)
+                streams[name] = ReceivedStream(arrays["y"], s["kind"], float(s["noise_var"]), arrays.get("h"),
+                                               s["bits"])
     except SemcodecError:
         raise
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, RecursionError,
             json.JSONDecodeError, UnicodeDecodeError, NotImplementedError, RuntimeError) as exc:
         raise SignalFileError(f"{path}: not a readable signal file ({type(exc).__name__})") from None
-    received = Received(streams, meta["header"], meta["header_bits"], meta["channel"], meta["snr_db"])
+    received = Received(streams, header, meta["header_bits"], meta["channel"], meta["snr_db"])
     return received, meta["codec"], meta["config"], meta.get("extra", {})
 
 
@@ -212,9 +250,14 @@ def decode_file(path: str | Path, device: str | None = None,
     :class:`SemcodecError`; a receiver that still trips over a value that passed validation is
     reported the same way (the file is the cause), never as a traceback.
     """
-    received, codec_name, config, _ = load_received(path)
-    codec = receiver_codec(codec_name, config, device, options)
-    codec.validate_received(received)
+    built: dict[str, "Codec"] = {}
+
+    def check(shaped: Received, name: str, config: dict[str, Any]) -> None:
+        built["codec"] = receiver_codec(name, config, device, options)
+        built["codec"].validate_received(shaped)
+
+    received, codec_name, config, _ = load_received(path, check)
+    codec = built["codec"]
     try:
         return codec_name, codec.decode(received)
     except SemcodecError:

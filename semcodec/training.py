@@ -114,14 +114,53 @@ def save_checkpoint(path: Path, model, card: dict, optimizer=None, epoch: int = 
         torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch}, path.with_suffix(".state.pt"))
 
 
-def check_resume(out: Path, resume: bool) -> None:
-    """``--resume`` without a training state would silently start over: refuse."""
+def check_resume(out: Path, resume: bool, force: bool = False) -> None:
+    """A trained model is work: never replace it silently. Without ``--resume`` an existing
+    checkpoint (or its card or training state) is refused unless ``--force``; ``--resume``
+    without a training state would silently start over: refuse that too."""
     state_path = out.with_suffix(".state.pt")
+    if resume and force:
+        raise InvalidInput("--resume continues a run and --force replaces it: give one of them")
+    if not resume and not force:
+        existing = [p for p in (out, out.with_suffix(".json"), state_path) if p.exists()]
+        if existing:
+            raise InvalidInput(f"--out: {existing[0]} exists (a trained model's files); add --resume to continue "
+                               "that run or --force to replace it")
     if resume and out.exists() and not state_path.exists():
         raise InvalidInput(f"--resume: {out} exists but its training state {state_path.name} does not; "
-                           "remove --resume to start over (it overwrites the file)")
+                           "remove --resume and add --force to start over (it overwrites the file)")
     if resume and not state_path.exists():
         raise InvalidInput(f"--resume: nothing to resume (no training state {state_path}); remove --resume to start")
+
+
+#: Measured peak training memory per pixel of a batch (forward + backward, float32, CPU), with a
+#: margin: deep JSCC ~430 B, adjscc at width 64 ~1,035 B (grows with the width).
+BYTES_PER_PIXEL = {"deep-jscc": 600, "adjscc": 1400}
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for a training run on ``device`` (``None`` when it cannot be told)."""
+    try:
+        if str(device).startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - no estimate is better than a wrong refusal
+        return None
+
+
+def check_memory(batch: int, pixels: int, bytes_per_pixel: float, device: str, what: str) -> None:
+    """Memory follows ``--batch`` x crop, not the data: estimate one step before the first one
+    and refuse in one line past what the machine has (the kernel would kill the run silently)."""
+    need = batch * pixels * bytes_per_pixel
+    free = available_memory(device)
+    if free is not None and need > 0.8 * free:
+        raise InvalidInput(f"--batch {batch}: one training step of {what} needs about {need / 2**30:.1f} GiB "
+                           f"({batch} x {pixels:,} pixels), more than the {free / 2**30:.1f} GiB free on {device}; "
+                           "lower --batch or --crop")
 
 
 def check_held_out(train: list[Path], held_out: list[Path]) -> bool:
@@ -147,6 +186,7 @@ def train_deep_jscc(
     resume: bool = False,
     progress: Callable[[int, int, float, float | None], None] | None = None,
     command: str | None = None,
+    force: bool = False,
 ) -> dict:
     """Train (or resume) and write the checkpoint ``out`` with its JSON card; returns the card.
 
@@ -164,6 +204,8 @@ def train_deep_jscc(
         raise InvalidInput(str(exc)) from None
     if config.crop % 4:
         raise InvalidInput("--crop must be a multiple of 4")
+    check_resume(out, resume, force)
+    check_memory(config.batch, config.crop**2, BYTES_PER_PIXEL["deep-jscc"], config.device, "deep-jscc")
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its kernels
@@ -187,7 +229,6 @@ def train_deep_jscc(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch = 0
     state_path = out.with_suffix(".state.pt")
-    check_resume(out, resume)
     if resume and state_path.exists():
         try:
             model.load_state_dict(load_file(str(out), device=str(device)))

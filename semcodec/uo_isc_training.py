@@ -136,9 +136,19 @@ def save(out: Path, net, layers: list[int], card: dict, state: dict | None = Non
         _atomic(out.with_suffix(".state.pt"), lambda p: torch.save(state, p))
 
 
+def check_overwrite(out: Path, resume: bool, force: bool) -> None:
+    """The deep-JSCC trainers' rule: an existing checkpoint is replaced only with ``--force``."""
+    from .training import check_resume
+
+    if not resume:
+        check_resume(out, False, force)
+    elif force:
+        raise InvalidInput("--resume continues a run and --force replaces it: give one of them")
+
+
 def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, resume: bool = False,
                  progress: Callable[[int, str, float, float | None], None] | None = None,
-                 command: str | None = None) -> dict:
+                 command: str | None = None, force: bool = False) -> dict:
     """Train (or resume) and write ``out`` with its card; returns the card.
 
     ``progress(step, phase, generator_loss, critic_loss)`` after every step."""
@@ -149,8 +159,11 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     from .models.relevance import RelevanceLoss
     from .networks.uo_isc import PatchDiscriminator, UoIscNet
 
+    from .training import check_memory
+
     if not samples:
         raise InvalidInput("no training sample")
+    check_overwrite(out, resume, force)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     towers = ClipSegTowers(config.device, "uo-isc training")
@@ -158,6 +171,8 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     if not config.layers or any(not 1 <= i <= depth for i in config.layers):
         raise InvalidInput(f"--layers must be between 1 and {depth} (the CLIPSeg vision tower's depth)")
     size = towers.image_size
+    # the frozen towers run without gradients; the decoder and critic train at the tower's size
+    check_memory(config.batch, size * size, 800 + 24 * config.width, config.device, "uo-isc")
     try:
         net = UoIscNet(towers.hidden_size, towers.text_dim, len(config.layers), config.reduce_dim, config.group,
                        config.codebook, config.levels, config.width, config.align)

@@ -451,3 +451,270 @@ def test_a_checkpoint_for_another_budget_is_refused_at_both_ends(tmp_path, tiny_
     with open(sig, "wb") as f:
         np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "x.png"), "not the budget")
+
+
+# -- hardening round 2 (issue 21) -------------------------------------------------------------
+@pytest.mark.parametrize("trainer, length", [("deep-jscc", "--epochs"), ("adjscc", "--steps")])
+def test_a_second_training_run_never_replaces_the_first_model(trainer, length, tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    args = ("train", trainer, "--data", tiny_folder, "--out", out, length, "1", "--crop", "32", "--batch", "2")
+    code, _, err = call_cli(*args)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert_clean_error(*call_cli(*args), "--force")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing replaced
+    out.unlink()  # the card alone (or the state alone) is also a trained run's
+    assert_clean_error(*call_cli(*args), "exists")
+    assert_clean_error(*call_cli(*args, "--force", "--resume"), "one of them")
+    code, _, err = call_cli(*args, "--force")
+    assert code == 0 and out.exists(), err
+
+
+@pytest.mark.parametrize("trainer, length", [("deep-jscc", "--epochs"), ("adjscc", "--steps")])
+def test_a_batch_past_the_machines_memory_is_refused_before_the_first_step(trainer, length, tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", out, length, "1",
+                                 "--batch", "100000"), "lower --batch")
+    assert not out.exists()
+
+
+def test_an_image_replaced_during_a_bench_is_recorded_under_the_hash_of_the_bytes_decoded(tmp_path, kodak_dir):
+    from PIL import Image, ImageFilter
+
+    from semcodec.bench import BenchPlan, file_digest, run_bench
+    from semcodec.channel import AWGNChannel
+    from semcodec.data import folder as dataset_folder
+    from semcodec.registry import load_codec
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(ds / "a.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(ds / "b.png")
+    original = (ds / "b.png").read_bytes()
+    blurred = tmp_path / "blurred.png"
+    Image.open(ds / "b.png").filter(ImageFilter.GaussianBlur(3)).save(blurred)
+    out = tmp_path / "r.jsonl"
+
+    def plan():
+        return BenchPlan("ds", dataset_folder(ds), {"uncoded-analog": load_codec("uncoded-analog")()}, [5.0],
+                         AWGNChannel(), metrics=["psnr"], out=out)
+
+    def swap(rec, cached):  # b.png is replaced after the plan hashed it, before it is read
+        if rec["image"] == "a":
+            (ds / "b.png").write_bytes(blurred.read_bytes())
+
+    run_bench(plan(), on_record=swap)
+    bad = next(r for r in _records(out) if r["image"] == "b")
+    assert bad["image_sha256"] == file_digest(blurred)
+    (ds / "b.png").write_bytes(original)  # restored: the resume computes it again, from the original
+    recs = run_bench(plan())
+    good = next(r for r in recs if r["image"] == "b")
+    assert good["image_sha256"] == file_digest(ds / "b.png") and good["metrics"]["psnr"] != bad["metrics"]["psnr"]
+
+
+def test_a_folder_merely_named_kodak24_is_labelled_by_its_path(tmp_path, kodak_dir):
+    import shutil
+
+    from PIL import Image, ImageFilter
+
+    from semcodec.data import resolve
+
+    fake = tmp_path / "fk" / "kodak24"
+    shutil.copytree(kodak_dir, fake, ignore=shutil.ignore_patterns("*.part"))
+    name, _ = resolve(str(fake))
+    assert name == "kodak24"  # the true set, wherever it lies
+    Image.open(fake / "kodim07.png").filter(ImageFilter.GaussianBlur(2)).save(fake / "kodim07.png")
+    name, _ = resolve(str(fake))
+    assert name == str(fake)
+    for other in ("bsds500", "voc2012"):
+        lookalike = tmp_path / "x" / other
+        lookalike.mkdir(parents=True)
+        shutil.copy(kodak_dir / "kodim01.png", lookalike / "a.png")
+        assert resolve(str(lookalike))[0] == str(lookalike)
+
+
+def test_image_ids_are_unique_within_a_dataset(tmp_path, kodak_dir):
+    from PIL import Image
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    for i, name in enumerate(("a.png", "a.jpg", "a.png.webp", "a.jpg.png")):
+        Image.open(kodak_dir / f"kodim0{i + 1}.png").resize((64, 48)).save(folder / name)
+    out = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert code == 0, err
+    ids = [r["image"] for r in _records(out)]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    code, table, err = call_cli("report", out, "--format", "csv")
+    assert code == 0 and "edited" not in err and ",4," in table, (table, err)
+
+
+def test_a_symlinked_image_stays_in_the_folder_the_user_named(tmp_path, kodak_dir):
+    from PIL import Image
+
+    elsewhere, ds = tmp_path / "elsewhere", tmp_path / "ds"
+    elsewhere.mkdir()
+    ds.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(ds / "a.png")
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(elsewhere / "target.png")
+    (ds / "b.png").symlink_to(elsewhere / "target.png")
+    out = tmp_path / "r.jsonl"
+    assert call_cli("bench", ds, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)[0] == 0
+    assert {r["dataset_path"] for r in _records(out)} == {str(ds)}
+    code, table, err = call_cli("report", out, "--format", "csv")
+    assert code == 0 and ",2," in table, table
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_a_data_folder_that_is_a_file_is_one_line(how, tmp_path, monkeypatch):
+    args = ["bench", "kodak24", "--codecs", "deep-jscc", "--snr", "5", "--out", tmp_path / "r.jsonl"]
+    if how == "env":
+        monkeypatch.setenv("SEMCODEC_DATA", "/etc/passwd")
+    else:
+        args += ["--data", "/etc/passwd"]
+    assert_clean_error(*call_cli(*args), "not a folder")
+    assert_clean_error(*call_cli("bench", "/etc/passwd", "--codecs", "deep-jscc", "--out", tmp_path / "r.jsonl"),
+                       "not a folder")
+
+
+@pytest.fixture(scope="module")
+def kept_bench(tmp_path_factory, tiny_folder):
+    """A bench with kept reconstructions: the records and images `report --grid/--html` draws."""
+    folder = tmp_path_factory.mktemp("kept")
+    out = folder / "k.jsonl"
+    code, _, err = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5,10", "--out", out,
+                            "--keep-images", folder / "kept")
+    assert code == 0, err
+    return _records(out)
+
+
+def _write(path: Path, recs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def _bad_file(kind: str, tmp_path: Path):
+    if kind == "int":
+        return 5
+    if kind == "passwd":
+        return "/etc/passwd"
+    if kind == "empty":
+        (tmp_path / "e.png").write_bytes(b"")
+        return str(tmp_path / "e.png")
+    if kind == "svg":
+        (tmp_path / "i.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+        return str(tmp_path / "i.svg")
+    if kind == "gigapixel":
+        return str(write_png_header_bomb(tmp_path / "g.png", 100_000, 100_000))
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "fifo.png")
+        return str(tmp_path / "fifo.png")
+    return "/dev/zero"
+
+
+@pytest.mark.parametrize("kind", ["int", "passwd", "empty", "truncated", "svg", "gigapixel", "fifo", "devzero"])
+def test_a_bad_kept_image_is_skipped_with_a_note_and_the_rest_is_drawn(kind, kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    if kind == "truncated":
+        good = Path(recs[0]["files"]["reconstruction"]).read_bytes()
+        (tmp_path / "t.png").write_bytes(good[: len(good) // 3])
+        recs[0]["files"]["reconstruction"] = str(tmp_path / "t.png")
+    else:
+        recs[0]["files"]["reconstruction"] = _bad_file(kind, tmp_path)
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--html", tmp_path / "h",
+                              "--format", "csv")
+    assert code == 0 and "Traceback" not in err and "internal error" not in err, err
+    assert (tmp_path / "g.png").is_file() and (tmp_path / "h" / "index.html").is_file()
+    if kind != "int":
+        assert "left out of the grid" in err, err
+
+
+@pytest.mark.parametrize("field, value", [
+    ("provenance", [1, 2]), ("provenance.metric_models", ["clip"]), ("provenance.components", "x"),
+    ("image_path", 7), ("files", [1]), ("streams", "x"), ("texts", [1]), ("unavailable", 3),
+    ("image_sha256", {"a": 1}), ("channel_uses", "many"),
+])
+def test_a_record_field_of_the_wrong_type_is_skipped_with_a_note(field, value, kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    node = recs[0]
+    *parents, last = field.split(".")
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--html", tmp_path / "h")
+    assert code == 0 and "not semcodec records" in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "fifo"])
+def test_report_never_opens_a_special_file_named_by_a_record(path, kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    if path == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+        path = str(tmp_path / "fifo")
+    twin = dict(recs[0], image_path=path, image_sha256="0" * 16)  # a second record of one image
+    results = _write(tmp_path / "r.jsonl", [twin, *recs])
+    proc = subprocess.run([sys.executable, "-m", "semcodec.cli", "report", str(results), "--format", "csv"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_duplicated_key_in_a_record_is_reported(kept_bench, tmp_path):
+    line = json.dumps(kept_bench[0]).replace('"psnr":', '"psnr": 99.0, "psnr":', 1)
+    results = tmp_path / "r.jsonl"
+    results.write_text(line + "\n")
+    code, out, err = call_cli("report", results, "--format", "csv")
+    assert code == 0 and "give a key twice" in err and "'psnr'" in err, err
+
+
+@pytest.mark.parametrize("text", ["[models]\ncaptioner = " + "[" * 3000 + "]" * 3000 + "\n",
+                                  "x = " + "{a=" * 3000 + "1" + "}" * 3000 + "\n"])
+def test_a_deeply_nested_semcodec_toml_is_one_line(text, tmp_path):
+    (tmp_path / "semcodec.toml").write_text(text)
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "nested too deeply")
+    assert_clean_error(*call_cli("encode", "--codec", "deep-jscc", "--snr", "5", "-o", tmp_path / "x.png",
+                                 cwd=tmp_path), "semcodec.toml")
+
+
+def _record_strategy(base: dict, tmp: str):
+    from hypothesis import strategies as st
+
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True),
+                     st.text(max_size=8), st.lists(st.integers(), max_size=3),
+                     st.dictionaries(st.text(max_size=4), st.integers(), max_size=3))
+    paths = st.sampled_from(["/dev/zero", "/etc/passwd", tmp, tmp + "/nope.png", base["files"]["reconstruction"], ""])
+    fields = st.sampled_from(["provenance", "metrics", "files", "image_path", "image_sha256", "status", "snr_db",
+                              "seed", "config", "texts", "streams", "dataset_path", "unavailable", "bandwidth_ratio",
+                              "files.reconstruction", "files.source", "provenance.metric_models",
+                              "provenance.config_digest", "metrics.psnr"])
+    return st.lists(st.tuples(fields, st.one_of(junk, paths)), max_size=4)
+
+
+def test_generated_records_never_crash_report_grid_or_html(kept_bench, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+
+    base = kept_bench[0]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(edits=_record_strategy(base, str(tmp_path)))
+    def run(edits):
+        rec = json.loads(json.dumps(base))
+        for field, value in edits:
+            node = rec
+            *parents, last = field.split(".")
+            for p in parents:
+                if not isinstance(node.get(p), dict):
+                    node[p] = {}
+                node = node[p]
+            node[last] = value
+        lines = [json.dumps(rec, allow_nan=True), *(json.dumps(r) for r in kept_bench[1:])]
+        results = tmp_path / "gen.jsonl"
+        results.write_text("\n".join(lines) + "\n")
+        code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--html", tmp_path / "h",
+                                  "--format", "json")
+        assert code in (0, 2) and "Traceback" not in err and "internal error" not in err, (edits, err)
+        if code == 2:
+            assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+
+    run()

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import assert_clean_error, call_cli
@@ -125,3 +126,83 @@ def test_a_broken_clip_folder_does_not_crash_a_deep_jscc_encode(tiny_models, tmp
     rec = json.loads(out)
     assert rec["metrics"]["clip_cos"] is None and "cannot load" in rec["unavailable"]["clip_cos"]
     assert rec["metrics"]["psnr"] > 20
+
+
+# -- issue 21: every sub-model validated as loaded; every component checkable ----------------------
+def _drop_one_tensor(folder: Path) -> str:
+    from safetensors.torch import load_file, save_file
+
+    file = next(folder.glob("*.safetensors"))
+    state = load_file(file)
+    dropped = sorted(state)[len(state) // 2]
+    save_file({k: v for k, v in state.items() if k != dropped}, file, metadata={"format": "pt"})
+    return dropped
+
+
+@pytest.mark.parametrize("component, sub", [
+    ("generator", "text_encoder"), ("generator", "unet"), ("generator", "vae"),
+    ("ip_adapter", "models/image_encoder"), ("clipseg", ""), ("captioner", ""), ("clip", ""),
+])
+def test_one_tensor_removed_from_any_sub_model_is_refused_naming_folder_and_sub_folder(
+        component, sub, tiny_models, tmp_path):
+    folder = _copy(tiny_models[component], tmp_path / component)
+    _drop_one_tensor(folder / sub)
+    code, out, err = call_cli("models", "check", component, "--model", f"{component}={folder}")
+    assert_clean_error(code, out, err, "weight tensor(s)")
+    assert f"{component} (" in err and str(folder / sub) in err, err
+
+
+def test_an_ip_adapter_fault_names_the_ip_adapter_not_the_sd_folder(tiny_models, tmp_path):
+    ip = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    weights = ip / "models" / "ip-adapter_sd15.bin"
+    state = torch.load(weights, weights_only=True)
+    del state["image_proj"]["norm.bias"]
+    torch.save(state, weights)
+    code, out, err = call_cli("models", "check", "ip_adapter", "--model", f"ip_adapter={ip}")
+    assert_clean_error(code, out, err, "image_proj tensor")
+    assert err.startswith("error: ip_adapter") and str(ip) in err and tiny_models["generator"] not in err
+    state["image_proj"]["norm.bias"] = torch.zeros(state["image_proj"]["norm.weight"].shape)
+    state["ip_adapter"]["999.to_k_ip.weight"] = torch.zeros(1)
+    torch.save(state, weights)
+    _check("ip_adapter", ip, "does not take")
+
+
+def test_a_tensor_the_model_does_not_take_is_refused(tiny_models, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    file = sd / "text_encoder" / "model.safetensors"
+    state = load_file(file)
+    state["extra.layer.weight"] = torch.zeros(2)
+    save_file(state, file, metadata={"format": "pt"})
+    _check("generator", sd, "does not take")
+
+
+def test_models_check_knows_every_component_models_list_shows(tiny_models):
+    from semcodec.models.source import COMPONENTS
+
+    for target in [*COMPONENTS, "uo-isc", None]:
+        code, out, err = call_cli("models", "check", *([target] if target else []))
+        assert code == 0 and "unknown component" not in err, (target, err)
+    code, out, _ = call_cli("models", "list")
+    assert code == 0 and all(key in out for key in COMPONENTS)
+
+
+def test_a_folder_given_on_purpose_is_not_told_to_pull_and_no_message_names_a_nonexistent_command(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = call_cli("models", "check", "clipseg", "--model", f"clipseg={empty}")
+    assert_clean_error(code, out, err, "complete copy")
+    assert "pull" not in err and "internet" not in err
+    assert_clean_error(*call_cli("models", "check", "clipseg", "--model", f"clipseg={tmp_path / 'nope'}"),
+                       "does not exist")
+    from semcodec.models.source import missing_reason, set_override
+
+    set_override("relevance_vlm", "someone/not-cached")
+    try:
+        line = missing_reason("relevance_vlm", "uo-isc training")
+    finally:
+        from semcodec.models import source
+
+        source._overrides.pop("relevance_vlm", None)
+    assert "models pull relevance_vlm" in line and "pull uo-isc training" not in line

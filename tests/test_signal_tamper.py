@@ -329,3 +329,60 @@ def test_a_stream_relabelled_to_another_kind_is_refused(signals, tmp_path):
     meta = _set(meta, "streams.image.kind", "analog")
     bad = write_parts(tmp_path / "relabelled.npz", {**meta, "format": "semcodec-signal/1"}, arrays)
     assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "sends it digital")
+
+
+def _with_member(src: Path, dst: Path, member: str, write) -> Path:
+    """A copy of the signal file ``src`` whose ``member`` is written by ``write(file)`` (deflated)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.namelist():
+            if item == member:
+                with zout.open(item, "w", force_zip64=True) as f:
+                    write(f)
+            else:
+                zout.writestr(item, zin.read(item))
+    return dst
+
+
+def _npy_head(n: int) -> bytes:
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.complex64))
+    header["shape"] = (n,)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, header)
+    return head.getvalue()
+
+
+def test_a_stream_longer_than_its_header_implies_is_refused_before_it_is_read(signals, tmp_path):
+    """80 M symbols (640 MB inflated, a few hundred KB on disk) declared for an image that needs a
+    few thousand: refused from the shapes, in little memory (issue 21)."""
+    import subprocess
+    import sys
+
+    n = 80_000_000
+
+    def write(f):
+        f.write(_npy_head(n))
+        zeros = b"\x00" * (1 << 22)
+        for _ in range(n * 8 // len(zeros)):
+            f.write(zeros)
+
+    bad = _with_member(signals["uncoded-analog"], tmp_path / "long.npz", "y::pixels.npy", write)
+    assert bad.stat().st_size < 2_000_000
+    # VmHWM, not ru_maxrss: the latter keeps a forked parent's peak across exec (pytest's own)
+    probe = ("import sys\nfrom semcodec.signal_file import decode_file\nfrom semcodec.errors import SemcodecError\n"
+             "try:\n    decode_file(sys.argv[1])\nexcept SemcodecError as e:\n    print('refused:', e)\n"
+             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+             "print('peak_mb', int(hwm) // 1024)\n")
+    out = subprocess.run([sys.executable, "-c", probe, str(bad)], capture_output=True, text=True, timeout=120).stdout
+    assert "refused:" in out and "symbols" in out, out
+    assert int(out.split("peak_mb")[1]) < 1024, out  # the 640 MB were never allocated (torch alone is ~400)
+
+
+def test_a_member_inflating_past_its_declared_array_is_refused(signals, tmp_path):
+    meta, arrays = read_parts(signals["uncoded-analog"])
+    y = arrays["y::pixels"]
+
+    def write(f):
+        f.write(_npy_head(y.size) + y.tobytes() + b"\x00" * (1 << 20))
+
+    bad = _with_member(signals["uncoded-analog"], tmp_path / "pad.npz", "y::pixels.npy", write)
+    assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "inflates")

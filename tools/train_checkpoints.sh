@@ -11,7 +11,7 @@ mkdir -p "$outdir"
 for r in 1/12 1/6; do for s in 0 5 10 15; do
   name="deep_jscc_k$(echo "$r" | tr / _)_snr$s"
   python3 -m semcodec.cli train deep-jscc $data --snr "$s" --bandwidth "$r" --batch 32 \
-    --epochs "$epochs" --seed 0 --device "$device" --out "$outdir/$name.safetensors" \
+    --epochs "$epochs" --seed 0 --device "$device" --force --out "$outdir/$name.safetensors" \
     > "$outdir/$name.log" 2>&1 &
 done; done; wait
 grep -H val_psnr_db "$outdir"/*.json

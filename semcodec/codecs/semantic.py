@@ -59,7 +59,8 @@ class SemanticCodec(Codec):
     @classmethod
     def readiness(cls) -> tuple[bool, str]:
         from ..extras import SEMANTIC, missing_reason
-        from ..models.source import component, locate, model_id
+        from ..models.source import component, locate, looks_local, model_id
+        from ..models.source import missing_reason as model_missing
 
         no_extra = missing_reason(SEMANTIC, cls.name)
         if no_extra:
@@ -68,6 +69,9 @@ class SemanticCodec(Codec):
         missing = [key for key in cls.components if locate(key) is None]
         if not missing:
             return True, ""
+        for key in missing:  # a folder the user named: say what is wrong with it, not "pull it"
+            if looks_local(model_id(key)):
+                return False, model_missing(key, cls.name) or ""
         listed = ", ".join(f"{key} ({model_id(key)})" for key in missing)
         envs = ", ".join(component(key).env for key in missing)
         return False, (f"weights not on this machine: {listed}; run `semcodec models pull {cls.name}` "

@@ -35,6 +35,8 @@ def users() -> dict[str, list[str]]:
         for key in getattr(cls, "components", ()):
             out.setdefault(key, []).append(name)
     out["clip"].append("metric clip_cos")
+    out["vqa"].append("metric answer_match")
+    out["relevance_vlm"].append("train uo-isc")
     return out
 
 
@@ -123,5 +125,22 @@ def check(key: str) -> str:
         image, _ = Generator(ip_adapter=key == "ip_adapter", steps=1, resolution=64).generate(
             "a photo", (64, 64), image_prompt=probe if key == "ip_adapter" else None)
         return f"image {tuple(image.shape)}"
-    raise InvalidInput(f"unknown component {key!r}")
+    if key == "vqa":
+        from .captioner import VQA
+
+        return repr(VQA(max_new_tokens=8).answer(probe, "what is this?"))
+    if key == "relevance_vlm":
+        from .relevance import RelevanceLoss
+
+        loss = RelevanceLoss().__call__(probe[None], probe[None], ["what is this?"])
+        return f"relevance loss {float(loss):.4f}"
+    if key == "clipseg":
+        from .clipseg import ClipSegTowers
+
+        towers = ClipSegTowers()
+        hidden = towers.hidden_states(probe[None], (towers.num_layers,))[0]
+        text = towers.text_features(["what is this?"])
+        return f"vision {tuple(hidden.shape)}, query embedding dim {text.shape[-1]}"
+    # every component in COMPONENTS is probed above: this is a programming error, not a user's
+    raise AssertionError(f"no probe for component {key!r}")
 

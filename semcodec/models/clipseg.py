@@ -16,7 +16,8 @@ from .loading import hf_pair, load_once
 if TYPE_CHECKING:
     from torch import Tensor
 
-_load = hf_pair("CLIPSegProcessor", "CLIPSegModel")
+#: the repo also holds the segmentation decoder, which is not loaded
+_load = hf_pair("CLIPSegProcessor", "CLIPSegModel", allow_unexpected=("decoder.",))
 
 
 class ClipSegTowers:

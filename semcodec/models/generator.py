@@ -17,13 +17,94 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-def _load_sd(path: str, device: str) -> Any:
+#: Stable Diffusion 1.5's sub-models: sub-folder -> (library, class). Each is loaded on its own
+#: with its loader's report, because a pipeline load leaves a missing tensor randomly initialised
+#: with nothing but a log line — and the codec would report numbers made by noise.
+SD_PARTS = {"text_encoder": ("transformers", "CLIPTextModel"), "unet": ("diffusers", "UNet2DConditionModel"),
+            "vae": ("diffusers", "AutoencoderKL")}
+
+
+def _checked(library: str, cls_name: str, path: str, sub: str, dtype: Any, role: str) -> Any:
+    """``cls.from_pretrained(path/sub)`` with every missing or unexpected tensor an error naming
+    the folder and the sub-folder."""
+    import importlib
+
+    from .validate import check_loading_info
+
+    cls = getattr(importlib.import_module(library), cls_name)
+    dtype_kw = {"dtype": dtype} if library == "transformers" else {"torch_dtype": dtype}
+    model, info = cls.from_pretrained(path, subfolder=sub, local_files_only=True, output_loading_info=True,
+                                      **dtype_kw)
+    check_loading_info(info, path, role, sub=sub)
+    return model
+
+
+def _load_sd(path: str, device: str, image_encoder: Any = None) -> Any:
+    import json
+    from pathlib import Path
+
     from diffusers import StableDiffusionPipeline
 
+    from ..errors import ModelUnavailable
+    from .loading import BUILDING
+
+    role = BUILDING.get() or "generator (Stable Diffusion 1.5)"
+    try:
+        index = json.loads((Path(path) / "model_index.json").read_text())
+    except (OSError, ValueError):
+        raise ModelUnavailable(f"{role}: {path}/model_index.json is not readable JSON") from None
+    parts = {}
+    for sub, (library, cls_name) in SD_PARTS.items():
+        declared = index.get(sub) if isinstance(index, dict) else None
+        if not (isinstance(declared, list) and len(declared) == 2 and declared[1] == cls_name):
+            raise ModelUnavailable(f"{role}: {path}/model_index.json declares {sub} as {declared!r}, "
+                                   f"not {cls_name} (is it a Stable Diffusion 1.5 folder?)")
+        parts[sub] = _checked(library, cls_name, path, sub, dtype_for(device), role)
+    if image_encoder is not None:
+        parts["image_encoder"] = image_encoder
     pipe = StableDiffusionPipeline.from_pretrained(path, dtype=dtype_for(device), safety_checker=None,
-                                                   requires_safety_checker=False, local_files_only=True)
+                                                   requires_safety_checker=False, local_files_only=True, **parts)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+def ip_adapter_state(ip_path: str, weight: str, unet: Any, role: str) -> dict:
+    """The IP-Adapter file as the two state dicts diffusers takes, checked tensor by tensor
+    against the image projection and the UNet's cross-attention layers (diffusers itself ignores
+    an extra tensor and fails deep inside on a missing one)."""
+    import torch
+
+    from ..errors import ModelUnavailable
+
+    file = f"{ip_path}/models/{weight}"
+    try:
+        if weight.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            flat = load_file(file)
+            state: dict = {"image_proj": {}, "ip_adapter": {}}
+            for key, value in flat.items():
+                group, _, rest = key.partition(".")
+                state.setdefault(group, {})[rest] = value
+        else:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line naming it
+        raise ModelUnavailable(f"{role}: cannot read {file} ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or set(state) != {"image_proj", "ip_adapter"} or not all(
+            isinstance(v, dict) for v in state.values()):
+        raise ModelUnavailable(f"{role}: {file} is not an IP-Adapter (wants the groups image_proj and ip_adapter)")
+    want_ip = {f"{i}.to_{kv}_ip.weight" for i, name in enumerate(unet.attn_processors)
+               if name.endswith("attn2.processor") for kv in "kv"}
+    want_proj = {"proj.weight", "proj.bias", "norm.weight", "norm.bias"}
+    for group, want in (("image_proj", want_proj), ("ip_adapter", want_ip)):
+        have = set(state[group])
+        if want - have:
+            raise ModelUnavailable(f"{role}: {file} lacks {len(want - have)} {group} tensor(s) "
+                                   f"(e.g. {sorted(want - have)[0]}); they would be random")
+        if have - want:
+            raise ModelUnavailable(f"{role}: {file} holds {len(have - want)} {group} tensor(s) this UNet does not take "
+                                   f"(e.g. {sorted(have - want)[0]}) — an IP-Adapter for another model?")
+    return state
 
 
 def generation_size(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -68,23 +149,41 @@ class Generator:
     def _pipe(self) -> Any:
         if not self.ip_adapter:
             return load_once("generator", self.device, _load_sd, self.codec)
+        from ..errors import ModelUnavailable
         from .source import component
         from .validate import check_layout
 
         ip_path = str(require("ip_adapter", self.codec))
-        check_layout("ip_adapter", ip_path, component("ip_adapter").role)
+        ip_role = f"ip_adapter ({component('ip_adapter').role})"
+        check_layout("ip_adapter", ip_path, ip_role)
 
         def build(path: str, device: str) -> Any:
             from pathlib import Path
 
-            pipe = _load_sd(path, device)
+            from .loading import BUILDING
+
+            # the image encoder is loaded here, checked, and handed to the pipeline: diffusers'
+            # own load of it would leave a missing tensor random without a word
+            token = BUILDING.set(ip_role)
+            try:
+                encoder = _checked("transformers", "CLIPVisionModelWithProjection", ip_path, "models/image_encoder",
+                                   dtype_for(device), ip_role)
+            finally:
+                BUILDING.reset(token)
+            pipe = _load_sd(path, device, image_encoder=encoder)
             # h94/IP-Adapter ships both formats; a copy may hold only one of them.
             weight = next(n for n in ("ip-adapter_sd15.safetensors", "ip-adapter_sd15.bin")
                           if (Path(ip_path) / "models" / n).is_file())
-            pipe.load_ip_adapter(ip_path, subfolder="models", weight_name=weight, local_files_only=True)
+            state = ip_adapter_state(ip_path, weight, pipe.unet, ip_role)
+            try:
+                pipe.load_ip_adapter(state, subfolder="models", weight_name=weight)
+            except Exception as exc:  # noqa: BLE001 - the adapter's fault, not the SD folder's
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                raise ModelUnavailable(f"{ip_role}: cannot load {ip_path} ({type(exc).__name__}: {first})") from None
             return pipe.to(device)
 
-        return load_once("generator", self.device, build, self.codec, variant="+ip_adapter")
+        # the adapter folder is part of the key: another adapter is another pipeline
+        return load_once("generator", self.device, build, self.codec, variant=f"+ip_adapter:{ip_path}")
 
     def generate(self, prompt: str, size: tuple[int, int], image_prompt: "Tensor | None" = None,
                  seed: int = 0) -> tuple["Tensor", dict]:

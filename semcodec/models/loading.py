@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Callable
 
 from ..errors import ModelUnavailable
@@ -9,6 +10,8 @@ from .source import best_device, require
 from .validate import check_loading_info
 
 _LOADED: dict[tuple[str, str, str], Any] = {}
+#: The component being built, so an error deep in a builder names it (``captioner (LLaVA …)``).
+BUILDING: ContextVar[str] = ContextVar("semcodec_building", default="")
 
 
 def load_once(key: str, device: str | None, build: Callable[[str, str], Any], codec: str | None = None,
@@ -26,7 +29,7 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
     dev = best_device(device)
     cache_key = (key + variant, path, dev)
     if cache_key not in _LOADED:
-        role = component(key).role
+        role = f"{key} ({component(key).role})"
         if key != "segmenter":  # every component but torchvision's FCN is a transformers/diffusers model
             from ..extras import require as require_extra
 
@@ -34,6 +37,7 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
                           role)
         check_layout(key, path, role)
         quiet_libraries()
+        token = BUILDING.set(role)
         try:
             _LOADED[cache_key] = build(path, dev)
         except SemcodecError:
@@ -41,6 +45,8 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
         except Exception as exc:  # a folder from elsewhere: say which one and why, in one line
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             raise ModelUnavailable(f"{role}: cannot load {path} ({type(exc).__name__}: {first})") from None
+        finally:
+            BUILDING.reset(token)
     return _LOADED[cache_key]
 
 
@@ -63,8 +69,11 @@ def quiet_libraries() -> None:
         pass
 
 
-def hf_pair(processor_class: str, model_class: str) -> Callable[[str, str], tuple[Any, Any]]:
-    """A builder loading ``(processor, model)`` of two transformers classes from a local folder."""
+def hf_pair(processor_class: str, model_class: str, role: str = "",
+            allow_unexpected: tuple[str, ...] = ()) -> Callable[[str, str], tuple[Any, Any]]:
+    """A builder loading ``(processor, model)`` of two transformers classes from a local folder
+    (``role``: the component's name in its errors; ``allow_unexpected``: see
+    :func:`~semcodec.models.validate.check_loading_info`)."""
 
     def build(path: str, device: str) -> tuple[Any, Any]:
         import transformers
@@ -74,7 +83,7 @@ def hf_pair(processor_class: str, model_class: str) -> Callable[[str, str], tupl
         processor = getattr(transformers, processor_class).from_pretrained(path, local_files_only=True)
         model, info = getattr(transformers, model_class).from_pretrained(
             path, dtype=dtype_for(device), local_files_only=True, output_loading_info=True)
-        check_loading_info(info, path, model_class)
+        check_loading_info(info, path, role or BUILDING.get() or model_class, allow_unexpected=allow_unexpected)
         tokenizer = getattr(processor, "tokenizer", processor)
         if getattr(tokenizer, "pad_token", "") is None and getattr(tokenizer, "eos_token", None) is not None:
             tokenizer.pad_token = tokenizer.eos_token  # batched inputs need one; many repos ship none

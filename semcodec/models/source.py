@@ -60,6 +60,8 @@ COMPONENTS: dict[str, Component] = {c.key: c for c in (
 )}
 
 _overrides: dict[str, str] = {}
+#: A settings file is small; anything larger is not one.
+MAX_TOML_BYTES = 1 << 20
 
 
 def component(key: str) -> Component:
@@ -80,7 +82,12 @@ def _toml_ids() -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > MAX_TOML_BYTES:
+            raise InvalidInput(f"semcodec.toml: {path.stat().st_size:,} bytes; a settings file is at most "
+                               f"{MAX_TOML_BYTES:,}")
         models = tomllib.loads(path.read_text(encoding="utf-8")).get("models", {})
+    except (RecursionError, MemoryError):  # tables or arrays nested thousands deep
+        raise InvalidInput("semcodec.toml: nested too deeply to read (tables or arrays inside one another)") from None
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"semcodec.toml: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
@@ -140,17 +147,34 @@ def _has_probe(folder: Path, comp: Component) -> bool:
     return any((folder / probe).exists() for probe in comp.probe.split("|"))
 
 
+def looks_local(model_id: str) -> bool:
+    """An id that names a path (``/models/llava``, ``./sd``, ``~/x``, ``a/b/c``), not a hub repo."""
+    return model_id.startswith(("/", ".", "~")) or model_id.count("/") != 1 or Path(model_id).expanduser().exists()
+
+
 def missing_reason(key: str, codec: str | None = None) -> str | None:
-    """One line saying why ``key`` cannot load and how to fix it (``None`` if it can)."""
+    """One line saying why ``key`` cannot load and how to fix it (``None`` if it can).
+
+    A local folder the user named is their folder: it is said what it lacks, never that it should be
+    pulled. ``codec`` is what to pull when it is a codec's name (a name with a space, like "uo-isc
+    training", is a purpose, not a command argument: the component is named then)."""
     if locate(key) is not None:
         return None
     comp = component(key)
     mid = model_id(key)
-    where = ("not the FCN state-dict file (" + comp.probe + ")" if key == "segmenter" else
-             "not a folder with " + comp.probe.replace("|", " or ")) if Path(mid).expanduser().exists() else (
-        f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
-        else f"not in the Hugging Face cache ({hf_cache()})")
-    return (f"{comp.role} {mid!r} is {where}; run `semcodec models pull {codec or key}` "
+    local = Path(mid).expanduser()
+    if local.exists():
+        what = ("not the FCN state-dict file (" + comp.probe + ")" if key == "segmenter" else
+                "not a folder with " + comp.probe.replace("|", " or "))
+        return (f"{key} ({comp.role}): {mid!r} is {what}; point {comp.env} (or --model {key}=...) "
+                "at a complete copy of the model")
+    if looks_local(mid) and mid != TORCHVISION_FCN:
+        return (f"{key} ({comp.role}): {mid!r} does not exist (no such file or folder); point {comp.env} "
+                f"(or --model {key}=...) at a copy of the model, or at a Hugging Face id")
+    where = (f"not in the torch cache ({torch_checkpoints()})" if mid == TORCHVISION_FCN
+             else f"not in the Hugging Face cache ({hf_cache()})")
+    target = codec if codec and not any(ch.isspace() for ch in codec) else key
+    return (f"{key} ({comp.role}) {mid!r} is {where}; run `semcodec models pull {target}` "
             f"with internet access, or set {comp.env} to a local folder")
 
 

@@ -69,11 +69,29 @@ def check_layout(key: str, path: str | Path, role: str) -> None:
             raise ModelUnavailable(f"{role}: {path} holds a {model_type!r} model, not {' / '.join(expected)}")
 
 
-def check_loading_info(info: dict, path: str, role: str) -> None:
-    """transformers' ``output_loading_info``: any weight left at random initialisation is an error."""
-    missing = list(info.get("missing_keys") or [])
-    mismatched = list(info.get("mismatched_keys") or [])
+#: Keys a checkpoint may hold that no model parameter takes: buffers older libraries saved.
+BENIGN_UNEXPECTED = ("position_ids", "num_batches_tracked")
+
+
+def check_loading_info(info: dict, path: str, role: str, sub: str = "", allow_unexpected: tuple[str, ...] = ()) -> None:
+    """A loader's ``output_loading_info`` (transformers or diffusers): any weight left at random
+    initialisation, or any tensor in the file that the model does not take, is an error naming
+    the folder and the sub-folder (``sub``: ``text_encoder``, ``unet``, ``models/image_encoder`` …).
+
+    ``allow_unexpected``: key prefixes the file may hold beyond the model (a CLIPSeg repo's
+    segmentation decoder, when only its CLIP towers are loaded)."""
+    where = f"{Path(path) / sub}" if sub else str(path)
+    missing = sorted(str(k) for k in info.get("missing_keys") or [])
+    mismatched = sorted(str(m[0]) if isinstance(m, (tuple, list)) else str(m) for m in info.get("mismatched_keys") or [])
+    unexpected = sorted(str(k) for k in info.get("unexpected_keys") or []
+                        if not str(k).endswith(BENIGN_UNEXPECTED) and not str(k).startswith(allow_unexpected))
     if missing or mismatched:
-        what = missing or [str(m[0]) if isinstance(m, (tuple, list)) else str(m) for m in mismatched]
-        raise ModelUnavailable(f"{role}: {path} lacks {len(what)} weight tensor(s) (e.g. {what[0]}); "
+        what = missing or mismatched
+        raise ModelUnavailable(f"{role}: {where} lacks {len(what)} weight tensor(s) (e.g. {what[0]}); "
                                "they would be random — is this the right model folder?")
+    if unexpected:
+        raise ModelUnavailable(f"{role}: {where} holds {len(unexpected)} tensor(s) the model does not take "
+                               f"(e.g. {unexpected[0]}) — is this the right model folder?")
+    errors = [str(e) for e in info.get("error_msgs") or [] if str(e).strip()]
+    if errors:
+        raise ModelUnavailable(f"{role}: {where} does not load ({errors[0].strip().splitlines()[0][:160]})")

@@ -173,7 +173,7 @@ class Codec(ABC):
 
     Class attributes a codec sets:
         name: registry key, e.g. ``"deep-jscc"``.
-        kind: ``"classical"``, ``"learned"``, ``"semantic"`` or ``"baseline"``.
+        kind: ``"classical"``, ``"learned"``, ``"semantic"``, ``"baseline"`` or ``"bound"``.
         needs: one line saying what it needs (weights, packages), shown by ``semcodec codecs``.
         options: the codec-specific options it accepts (``--opt key=value``): name ->
             :class:`Option` (typed, validated), or a plain default value (its type is inferred).

@@ -74,7 +74,7 @@ class BpgCapacityCodec(Codec):
     """HEVC intra at ``channel uses x C`` bits, delivered error-free: an upper bound."""
 
     name = "bpg-capacity"
-    kind = "classical"
+    kind = "bound"
     bound = True
     needs = "nothing to download (HEVC via pillow-heif); a bound, not a buildable codec"
     sees_channel_snr = True

@@ -25,6 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+#: Codewords decoded side by side (16 float32 = one AVX-512 vector); every array's last axis.
+LANES = 16
+
 
 @njit(parallel=True, cache=True, fastmath=True)
 def layered_minsum_lanes(llr, row_ptr, cols, iterations, alpha, beta, clip, early_stop,
@@ -36,6 +39,8 @@ def layered_minsum_lanes(llr, row_ptr, cols, iterations, alpha, beta, clip, earl
     ``used [G, W]`` (iterations until the syndrome was first zero; ``iterations`` if never).
     """
     G = llr.shape[0]
+    if llr.shape[2] != LANES:
+        raise ValueError("the lane axis must be LANES long")
     for g in prange(G):
         _decode_group(llr[g], row_ptr, cols, iterations, alpha, beta, clip, early_stop, hard[g], ok[g], used[g])
 
@@ -43,8 +48,9 @@ def layered_minsum_lanes(llr, row_ptr, cols, iterations, alpha, beta, clip, earl
 @njit(cache=True, fastmath=True)
 def _decode_group(llr, row_ptr, cols, iterations, alpha, beta, clip, early_stop,
                   hard, ok, used):  # pragma: no cover - compiled
-    """One group: ``llr [N, W]`` -> ``hard [N, W]``, ``ok [W]``, ``used [W]``."""
-    N, W = llr.shape
+    """One group: ``llr [N, LANES]`` -> ``hard [N, LANES]``, ``ok [LANES]``, ``used [LANES]``."""
+    N = llr.shape[0]
+    W = LANES  # a compile-time constant: LLVM unrolls and vectorises the lane loops (~1.5x)
     M = row_ptr.shape[0] - 1
     E = cols.shape[0]
     max_deg = 0

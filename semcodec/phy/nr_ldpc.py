@@ -28,11 +28,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput
+from ._lanes_kernel import LANES
 
 #: Codeword length of the papers' baseline (WITT, SwinJSCC: 6144 coded bits).
 NR_N = 6144
-#: Codewords decoded side by side in one SIMD group (16 float32 = one AVX-512 vector).
-LANES = 16
 #: Message clipping (Sionna's ``llr_max`` default); also the filler bits' LLR.
 LLR_MAX = 20.0
 #: Offset of the check-node rule (Sionna's offset min-sum).
@@ -148,7 +147,7 @@ class NRCode:
         if b == 0:
             return (torch.zeros(0, self.k, dtype=torch.uint8), torch.zeros(0, dtype=torch.bool),
                     torch.zeros(0, dtype=torch.int32))
-        lanes = LANES if b > 1 else 1
+        lanes = LANES
         groups = -(-b // lanes)
         full = np.full((groups * lanes, self.n_pruned), LLR_MAX, dtype=np.float32)  # spare lanes: the zero word
         full[:b] = self.expand(x)

@@ -69,7 +69,7 @@ DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, with
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
-ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024], rayleigh-fast, rician[:K=3,coherence=1024], noiseless (semcodec channels lists them).")]
+ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024], rayleigh-fast, rician[:K=3,coherence=1024], noiseless, or a plugin's.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
 MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
 BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]

@@ -412,6 +412,8 @@ class Codec(ABC):
         record = build_record(self, op, signal, recon, image, values, unavailable, received, seed, elapsed,
                               metrics)
         record.update(timing)
+        if hasattr(channel, "describe") and channel.describe():
+            record["channel_params"] = channel.describe()  # every parameter, defaults included
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
 
 

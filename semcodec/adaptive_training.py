@@ -333,7 +333,11 @@ def _card(config: AdaptiveTrainConfig, model, step: int, history: list, seconds:
     import torch
 
     return {
-        "model": "adjscc: SNR- and rate-adaptive deep JSCC (ADJSCC attention, channel masking)",
+        "model": "adjscc: SNR- and rate-adaptive deep JSCC (ADJSCC attention, channel masking)"
+                 + ("" if list(config.channels) == ["awgn"] else
+                    f"; trained over {', '.join(config.channels)} (one drawn per sample"
+                    + (", the decoder told each symbol's error variance)" if config.csi else ")")),
+        "channels": list(config.channels),
         "architecture": model.architecture(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "bandwidth_ratios": config.ratios,

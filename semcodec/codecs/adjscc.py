@@ -209,3 +209,24 @@ class AdaptiveJsccCodec(Codec):
     def _receiver_checkpoint(self, named: str) -> AdaptiveCheckpoint:
         own = self._checkpoint() if self.opts["checkpoint"] else None
         return receiver_checkpoint(self.name, named, own, shipped())
+
+
+#: The shipped checkpoint trained with fading in the loop (``tools/train_adjscc_fading.sh``).
+FADING_CHECKPOINT = "adjscc_fading"
+
+
+class FadingAdjsccCodec(AdaptiveJsccCodec):
+    """adjscc trained over AWGN, Rayleigh block and fast Rayleigh fading, whose decoder takes each
+    symbol's post-equalisation error variance (the receiver's LMMSE gives it on every channel)."""
+
+    name = "adjscc-fading"
+    needs = "nothing to download (the fading-trained checkpoint ships with the package)"
+
+    @classmethod
+    def readiness(cls) -> tuple[bool, str]:
+        if any(c.name == FADING_CHECKPOINT for c in shipped()):
+            return True, ""
+        return False, f"the {FADING_CHECKPOINT} checkpoint is not in this install (tools/train_adjscc_fading.sh)"
+
+    def _checkpoint(self) -> AdaptiveCheckpoint:
+        return checkpoint_from(self.opts["checkpoint"] or FADING_CHECKPOINT)

@@ -229,6 +229,13 @@ def parse_channel_spec(spec: str) -> "Channel":
             known = ", ".join(declared) or "none"
             raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
         kind, _, lo, hi, _ = declared[key]
+        if key in kwargs:
+            raise InvalidInput(f"channel {name}: {key} is given twice")
+        if kind is str:  # lo: the choices
+            if value.strip() not in lo:
+                raise InvalidInput(f"channel {name}: {key} must be one of {', '.join(lo)}, got {value.strip()!r}")
+            kwargs[key] = value.strip()
+            continue
         try:
             v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
         except ValueError:

@@ -167,9 +167,11 @@ RAYLEIGH_TABLES = {1: "fer_rayleigh_1", 2: "fer_rayleigh_2", 4: "fer_rayleigh_4"
 
 #: Fading channels whose links design with the Rayleigh tables: Rayleigh block fading itself, fast
 #: Rayleigh fading (every symbol its own fade: a codeword sees as many fades as it has symbols, the
-#: 32-fade table) and Rician fading (a line-of-sight path only helps: Rayleigh's FER is an upper
-#: bound, so the choice is conservative).
-FADING_ON_RAYLEIGH_TABLES = ("rayleigh", "rayleigh-fast", "rician")
+#: 32-fade table), Rician fading (a line-of-sight path only helps: Rayleigh's FER is an upper
+#: bound, so the choice is conservative) and OFDM over TDL multipath (its resource elements fade
+#: roughly as Rayleigh, independently every coherence bandwidth x coherence time: the channel's
+#: ``coherence`` says how many elements a fade spans).
+FADING_ON_RAYLEIGH_TABLES = ("rayleigh", "rayleigh-fast", "rician", "ofdm-tdl")
 
 
 def table_key(channel: str = "awgn", fades: int | None = None) -> str:

@@ -93,3 +93,27 @@ def test_a_picture_smaller_than_its_budget_designs_for_the_frame_it_sends():
     rec = BpgLdpcCodec(bandwidth=1 / 3).run(flat, snr_db=20.0, channel=RayleighChannel(), metrics=["psnr"]).record
     assert rec["channel_uses"] < 2 * 1024 and rec["transmitter"]["design_fades"] == 1
     assert rec["transmitter"]["mcs"] == choose_mcs(20.0, channel="rayleigh", fades=1).name
+
+
+@pytest.mark.parametrize("code", ["nr", "regular"])
+def test_every_mcs_on_every_channel_and_size_keeps_the_budget_or_says_why_in_one_line(small_image, code):
+    """Short frames and tiny images with the 6144-bit codes: a record within budget (the last
+    codeword shortened to what fits), or a SemcodecError (the CLI's one line), never a crash."""
+    from semcodec.channel import parse_channel_spec
+    from semcodec.errors import SemcodecError
+    from semcodec.phy.mcs import mcs_list
+    from semcodec.signal import budget_uses
+
+    sizes = [(96, 128), (24, 40), (8, 8)]
+    for i, m in enumerate(mcs_list(code)):
+        h, w = sizes[i % len(sizes)]
+        for channel in ("awgn", "rayleigh:coherence=256"):
+            codec = BpgLdpcCodec(bandwidth=1 / 6, mcs=m.name, code=code)
+            try:
+                rec = codec.run(small_image[:, :h, :w], snr_db=25.0, channel=parse_channel_spec(channel), seed=i,
+                                metrics=["psnr"]).record
+            except SemcodecError as exc:
+                assert h * w < 400, (m.name, h, w, exc)  # only a budget too small for the header
+                continue
+            assert rec["channel_uses"] <= budget_uses(1 / 6, h, w), (m.name, channel, h, w)
+            assert rec["status"] in ("ok", "decode_failed") and rec["transmitter"]["mcs"] == m.name

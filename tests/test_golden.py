@@ -16,7 +16,8 @@ from semcodec.registry import CODECS, load_codec, names
 GOLDEN = Path(__file__).parent / "golden" / "records.json"
 CASES = [("uncoded-analog", "awgn", 5.0), ("deep-jscc", "awgn", 8.0), ("deep-jscc", "rayleigh", 8.0),
          ("bpg-ldpc", "awgn", 8.0), ("bpg-ldpc", "awgn", -4.0), ("bpg-ldpc", "rayleigh", 19.0),
-         ("adjscc", "awgn", 8.0)]
+         ("bpg-ldpc[code=regular]", "awgn", 8.0), ("bpg-capacity", "awgn", 8.0), ("adjscc", "awgn", 8.0),
+         ("adjscc-fading", "rayleigh", 8.0)]
 
 
 def _summary(rec: dict) -> dict:
@@ -33,7 +34,9 @@ def golden():
 @pytest.mark.parametrize("codec,channel,snr", CASES)
 def test_record_matches_golden(small_image, golden, codec, channel, snr):
     chan = AWGNChannel() if channel == "awgn" else RayleighChannel(coherence=256)
-    rec = load_codec(codec)().run(small_image[:, :96, :128], snr_db=snr, channel=chan, seed=1,
+    name, _, opt = codec.partition("[")
+    opts = dict([opt.rstrip("]").split("=")]) if opt else {}
+    rec = load_codec(name)(**opts).run(small_image[:, :96, :128], snr_db=snr, channel=chan, seed=1,
                                   metrics=["psnr"]).record
     key = f"{codec}/{channel}/{snr:g}"
     got = _summary(rec)

@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--snr-max", type=float, default=None, help="default 24 dB (AWGN), 34 dB (Rayleigh)")
     ap.add_argument("--step", type=float, default=0.5)
     ap.add_argument("--write-table", action="store_true")
+    ap.add_argument("--only", default=None, help="comma-separated MCS names: measure these and merge them into the table")
     args = ap.parse_args()
     if args.reference:
         return reference(args.frames)
@@ -138,7 +139,10 @@ def main() -> None:
     fer: dict[str, dict[str, float]] = {}
     ber: dict[str, dict[str, float]] = {}
     rows = []
+    only = set(args.only.split(",")) if args.only else None
     for mcs in mcs_list(args.code):
+        if only is not None and mcs.name not in only:
+            continue
         fer[mcs.name], ber[mcs.name] = {}, {}
         zeros, lost = 0, True
         for snr in snrs:
@@ -167,17 +171,20 @@ def main() -> None:
     if args.channel == "rayleigh":
         payload["fades_per_codeword"] = args.fades
     name = "ber_curves" if args.channel == "awgn" else f"ber_curves_{key.removeprefix('fer_')}"
-    name = name + ("_nr" if nr else "")
+    name = name + ("_nr" if nr else "") + ("_" + args.only.replace("/", "_").replace(",", "+") if only else "")
     print(f"wrote {write_json(name, payload)}")
     if args.write_table:
         TABLE = PHY / TABLE_FILES[args.code]
         table = json.loads(TABLE.read_text()) if TABLE.exists() else {}
         flags = f" --code {args.code}" + ("" if args.channel == "awgn" else f" --channel {args.channel} --fades {args.fades}")
-        table.setdefault("commands", {})[key] = f"python benchmarks/ber_curves.py{flags} --frames {args.frames} --write-table"
+        command = f"python benchmarks/ber_curves.py{flags} --frames {args.frames} --write-table"
+        if only is not None and key in table.get("commands", {}):  # merged: keep what made the rest
+            command = f"{table['commands'][key]}; then {command} --only {args.only}"
+        table.setdefault("commands", {})[key] = command
         table.setdefault("frames", {})[key] = args.frames
         if args.channel == "rayleigh":
             table.setdefault("fades_per_codeword", {})[key] = args.fades
-        table[key] = fer
+        table[key] = {**table.get(key, {}), **fer} if only is not None else fer
         TABLE.write_text(json.dumps(table, indent=1) + "\n")
         print(f"wrote {TABLE} ({key})")
 

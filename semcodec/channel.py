@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .signal import Received, Signal
 
 __all__ = ["AWGNChannel", "Channel", "ChannelMixture", "NoiselessChannel", "RayleighChannel", "RayleighFastChannel",
-           "RicianChannel", "parse_channel_spec", "check_snr", "complex_noise",
+           "RicianChannel", "check_snr", "complex_noise",
            "mmse_equalize", "noise_variance", "SNR_RANGE_DB"]
 
 #: The SNR range the CLI accepts; beyond it results are meaningless or numerically degenerate.
@@ -211,40 +211,6 @@ class RicianChannel(Channel):
         h_blocks = los + complex_noise(shape, 1.0 / (self.K + 1), generator, x.device)
         h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
         return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
-
-
-def parse_channel_spec(spec: str) -> "Channel":
-    """``NAME[:key=value,...]`` -> the channel block, parameters typed and range-checked against
-    what the channel declares (one line on anything else): ``rician:K=3``, ``rayleigh:coherence=256``."""
-    from .registry import load_channel
-
-    name, _, rest = str(spec).strip().partition(":")
-    cls = load_channel(name)
-    declared = getattr(cls, "params", {}) or {}
-    kwargs: dict = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or key not in declared:
-            known = ", ".join(declared) or "none"
-            raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
-        kind, _, lo, hi, _ = declared[key]
-        if key in kwargs:
-            raise InvalidInput(f"channel {name}: {key} is given twice")
-        if kind is str:  # lo: the choices
-            if value.strip() not in lo:
-                raise InvalidInput(f"channel {name}: {key} must be one of {', '.join(lo)}, got {value.strip()!r}")
-            kwargs[key] = value.strip()
-            continue
-        try:
-            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
-        except ValueError:
-            raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
-                               f"got {value.strip()!r}") from None
-        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
-            raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
-        kwargs[key] = v
-    return cls(**kwargs)
 
 
 class ChannelMixture(Channel):

@@ -245,7 +245,7 @@ def apply_limits(max_pixels: int | None) -> None:
 
 
 def make_channel(name: str):
-    from .channel import parse_channel_spec
+    from .registry import parse_channel_spec
 
     return parse_channel_spec(name)
 

@@ -9,6 +9,8 @@ the others.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
@@ -110,3 +112,37 @@ def load_metric(name: str) -> type:
     from .metrics import Metric
 
     return _load_subclass(METRICS, name, Metric)
+
+
+def parse_channel_spec(spec: str):
+    """``NAME[:key=value,...]`` -> the channel block, parameters typed and range-checked against
+    what the channel declares (one line on anything else): ``rician:K=3``, ``rayleigh:coherence=256``."""
+    from .errors import InvalidInput
+
+    name, _, rest = str(spec).strip().partition(":")
+    cls = load_channel(name)
+    declared = getattr(cls, "params", {}) or {}
+    kwargs: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in declared:
+            known = ", ".join(declared) or "none"
+            raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
+        kind, _, lo, hi, _ = declared[key]
+        if key in kwargs:
+            raise InvalidInput(f"channel {name}: {key} is given twice")
+        if kind is str:  # lo: the choices
+            if value.strip() not in lo:
+                raise InvalidInput(f"channel {name}: {key} must be one of {', '.join(lo)}, got {value.strip()!r}")
+            kwargs[key] = value.strip()
+            continue
+        try:
+            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
+        except ValueError:
+            raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
+                               f"got {value.strip()!r}") from None
+        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
+            raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
+        kwargs[key] = v
+    return cls(**kwargs)

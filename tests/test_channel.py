@@ -80,7 +80,7 @@ def test_rayleigh_power_follows_the_exponential_law():
 
 @pytest.mark.parametrize("k", [0.0, 1.0, 3.0, 10.0])
 def test_rician_k_is_recovered_from_samples_and_the_mean_power_is_one(k):
-    from semcodec.channel import parse_channel_spec
+    from semcodec.registry import parse_channel_spec
 
     chan = parse_channel_spec(f"rician:K={k:g},coherence=1")
     _, h = chan(torch.ones(400_000, dtype=torch.complex64), 60.0, torch.Generator().manual_seed(3))
@@ -93,7 +93,7 @@ def test_rician_k_is_recovered_from_samples_and_the_mean_power_is_one(k):
 
 
 def test_channel_specs_are_typed_and_their_label_is_canonical():
-    from semcodec.channel import parse_channel_spec
+    from semcodec.registry import parse_channel_spec
     from semcodec.errors import SemcodecError
 
     assert parse_channel_spec("rician").label == "rician"

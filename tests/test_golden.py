@@ -81,7 +81,7 @@ PHYSICAL_CODECS = ["bpg-ldpc", "bpg-capacity", "deep-jscc", "adjscc", "adjscc-fa
 def test_every_codec_runs_over_every_channel_within_its_budget(small_image, codec, channel):
     """The codecs that need no pretrained weights, over every channel on the golden image (the
     semantic codecs share the same links; their budget is checked above on the tiny kit)."""
-    from semcodec.channel import parse_channel_spec
+    from semcodec.registry import parse_channel_spec
     from semcodec.signal import budget_uses
 
     image = small_image[:, :96, :128]

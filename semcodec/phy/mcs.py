@@ -99,10 +99,10 @@ def _by_efficiency(mcs: list[MCS]) -> list[MCS]:
 
 
 #: The 5G NR set: the papers' (QPSK 1/3, 1/2, 2/3; 16-QAM 1/2, 2/3; 64-QAM 1/2) widened at both
-#: ends (BPSK 1/3 for low SNR; 64-QAM 2/3, 3/4, 5/6 for high SNR) and filled in between (QPSK 3/4,
-#: 16-QAM 3/4, 5/6), so that no step between neighbours costs more than ~1.5 dB of design SNR.
+#: ends (BPSK 1/3 for low SNR; 64-QAM 2/3, 3/4, 5/6 for high SNR) and filled in between (QPSK 1/4,
+#: 3/4, 16-QAM 3/4, 5/6), so that no step between neighbours costs more than ~2 dB of design SNR.
 NR_MCS = _by_efficiency([MCS(m, r) for m, r in (
-    ("bpsk", "1/3"), ("qpsk", "1/3"), ("qpsk", "1/2"), ("qpsk", "2/3"), ("qpsk", "3/4"), ("16qam", "1/2"),
+    ("bpsk", "1/3"), ("qpsk", "1/4"), ("qpsk", "1/3"), ("qpsk", "1/2"), ("qpsk", "2/3"), ("qpsk", "3/4"), ("16qam", "1/2"),
     ("16qam", "2/3"), ("16qam", "3/4"), ("16qam", "5/6"), ("64qam", "1/2"), ("64qam", "2/3"), ("64qam", "3/4"),
     ("64qam", "5/6"))])
 #: The earlier regular codes (rates 1/2, 2/3, 3/4 with every modulation).

@@ -79,7 +79,7 @@ def wilson(failures: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def reference(frames: int, iterations: int = 20) -> None:
+def reference(frames: int, iterations: int = 20, only: set | None = None, name: str = "ldpc_vs_sionna") -> None:
     """Our decoder vs Sionna's on the same frames at three waterfall points of every NR MCS."""
     import time
 
@@ -88,6 +88,8 @@ def reference(frames: int, iterations: int = 20) -> None:
     gen = torch.Generator().manual_seed(2027)
     rows, out = [], []
     for mcs in mcs_list("nr"):
+        if only is not None and mcs.name not in only:
+            continue
         points = sorted((float(s), f) for s, f in table[mcs.name].items())
         mid = min(points, key=lambda p: abs(p[1] - 0.5))[0]  # the waterfall's middle in our table
         chosen = [mid - 0.25, mid, mid + 0.25]  # its steep part: FER from ~0.9 to ~0.05
@@ -113,7 +115,7 @@ def reference(frames: int, iterations: int = 20) -> None:
                         "agree": agree, "seconds_ours": t_ours, "seconds_sionna": t_ref})
             print_table(["mcs", "Es/N0 dB", "FER ours [95 %]", "FER Sionna [95 %]", "within", "x faster"], rows[-1:])
     print_table(["mcs", "Es/N0 dB", "FER ours [95 %]", "FER Sionna [95 %]", "within", "x faster"], rows)
-    print(f"wrote {write_json('ldpc_vs_sionna', {'frames_per_point': frames, 'iterations': iterations, 'decoders': 'ours: layered offset min-sum (beta 0.5, clip 20); Sionna LDPC5GDecoder(cn_update=offset-minsum, cn_schedule=layered, llr_max=20); no early stop', 'points': out})}")
+    print(f"wrote {write_json(name, {'frames_per_point': frames, 'iterations': iterations, 'decoders': 'ours: layered offset min-sum (beta 0.5, clip 20); Sionna LDPC5GDecoder(cn_update=offset-minsum, cn_schedule=layered, llr_max=20); no early stop', 'points': out})}")
 
 
 def main() -> None:
@@ -131,7 +133,9 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated MCS names: measure these and merge them into the table")
     args = ap.parse_args()
     if args.reference:
-        return reference(args.frames)
+        only = set(args.only.split(",")) if args.only else None
+        return reference(args.frames, only=only,
+                         name="ldpc_vs_sionna" + ("_" + args.only.replace("/", "_").replace(",", "+") if only else ""))
     if args.snr_max is None:
         args.snr_max = 24.0 if args.channel == "awgn" else 34.0
     gen = torch.Generator().manual_seed(2026)

@@ -225,7 +225,13 @@ def choose_mcs(snr_db: float, margin_db: float = MARGIN_DB, channel: str = "awgn
     is then visible).
     """
     found = mcs_list(family)
-    usable = [m for m in found if measured_fer(m, snr_db - margin_db, channel, fades) < TARGET_FER]
+    # On fading, an MCS must also pass every table of *more* fades per codeword (an easier channel):
+    # a table of few fades measured on few frames can be lucky, and fewer fades never allow more.
+    checks = [fades]
+    if table_key(channel, fades) != "fer":
+        checks = [f for f in RAYLEIGH_TABLES if f >= tabulated_fades(fades)]
+    usable = [m for m in found
+              if all(measured_fer(m, snr_db - margin_db, channel, f) < TARGET_FER for f in checks)]
     return usable[-1] if usable else found[0]
 
 
@@ -239,6 +245,9 @@ def bits_to_bytes(bits: torch.Tensor) -> bytes:
 
 #: Fewest information bits of a 5G NR code (TS 38.212); a shorter last codeword is padded to it.
 NR_MIN_K = 12
+#: A shortened last codeword carries its bits rounded up to this grid (fixed pseudo-random fill):
+#: building a 5G code costs ~0.1 s, and on the grid an image sweep meets each one again.
+SHORT_GRID = 64
 
 
 def codeword_plan(payload_bits: int, m: MCS) -> list[tuple[int, int]]:
@@ -253,8 +262,8 @@ def codeword_plan(payload_bits: int, m: MCS) -> list[tuple[int, int]]:
     if rest:
         if m.family == "regular":
             plan.append((k, n))
-        else:
-            plan.append(_shortened(max(rest, NR_MIN_K), m))
+        else:  # k_last on a 64-bit grid (<= 63 fill bits): a sweep reuses a few codes, built once
+            plan.append(_shortened(min(k, max(NR_MIN_K, math.ceil(rest / SHORT_GRID) * SHORT_GRID)), m))
     return plan
 
 

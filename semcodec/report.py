@@ -199,6 +199,8 @@ def aggregate(records: Iterable[dict[str, Any]], metric: str = "psnr") -> list[T
         for row in rows:
             if row.test_models:
                 row.label += " (TEST MODELS: not results)"
+            if row.bound:  # a theoretical bound is never read as a codec that wins
+                row.label += " (bound)"
         rows.sort(key=lambda r: (r.label.split(" [")[0], r.ratio or 0.0, r.label))
         asked = any(r.get("query") for recs in groups.values() for r in recs)
         tables.append(Table(metric, dataset, channel, sorted(snrs), rows, len(images), asked))

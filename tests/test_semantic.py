@@ -126,7 +126,12 @@ def test_text_fec_ldpc_protects_the_texts(tiny_models, tiny_kodak):
     t_plain, t_coded = rec_plain["texts"]["caption_0"], rec_coded["texts"]["caption_0"]
     assert t_plain["received"] != t_plain["sent"]
     assert t_coded["received"] == t_coded["sent"]
-    assert rec_coded["streams"]["caption_0"]["channel_uses"] % 864 == 0  # whole QPSK rate-1/2 codewords
+    # a short caption is one shortened 5G NR QPSK rate-1/2 codeword: twice its bits (on a 64-bit grid) in symbols
+    from semcodec.links.text import text_symbols
+
+    n_chars = len(t_coded["sent"])
+    assert rec_coded["streams"]["caption_0"]["channel_uses"] == text_symbols(n_chars, "ldpc")
+    assert text_symbols(n_chars, "ldpc") == max(64, -(-(-(-n_chars * 6 // 8) * 8) // 64) * 64)
 
 
 def test_grid_option_from_the_cli(tiny_models, tiny_kodak):

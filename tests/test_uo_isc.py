@@ -148,7 +148,7 @@ def test_bits_and_channel_uses_follow_from_the_configuration(kit, kodim23, link)
         assert stream["channel_uses"] == math.ceil(bits / 3) and rec["streams"]["header"]["bits"] == 36
     else:
         link_ = DigitalLink.for_design_snr(8.0)
-        assert stream["channel_uses"] == link_.symbols_for(bits // 8) and rec["streams"]["header"]["bits"] == 64
+        assert stream["channel_uses"] == link_.symbols_for(bits // 8) and rec["streams"]["header"]["bits"] == 36 + 29  # + MCS index (5) and length (24)
     assert rec["channel_uses"] == stream["channel_uses"] + header_channel_uses(rec["streams"]["header"]["bits"])
     assert rec["bandwidth_ratio"] == pytest.approx(rec["channel_uses"] / (3 * 512 * 768))
     assert rec["rate"] == "configured" and rec["query"] == QUESTIONS[1]

@@ -117,3 +117,23 @@ def test_every_mcs_on_every_channel_and_size_keeps_the_budget_or_says_why_in_one
                 continue
             assert rec["channel_uses"] <= budget_uses(1 / 6, h, w), (m.name, channel, h, w)
             assert rec["status"] in ("ok", "decode_failed") and rec["transmitter"]["mcs"] == m.name
+
+
+def test_the_capacity_bound_sits_above_bpg_ldpc_and_is_labelled_a_bound_in_reports(tiny_kodak, tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    out = tmp_path / "b.jsonl"
+    res = run_cli("bench", str(tiny_kodak), "--codecs", "bpg-ldpc,bpg-capacity", "--snr", "0,6", "--limit", "2",
+                  "--metrics", "psnr", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    by = {(r["codec"], r["image"], r["snr_db"]): r for r in recs}
+    for (codec, image, snr), r in by.items():
+        if codec == "bpg-capacity":
+            assert r["bound"] is True and r["status"] == "ok"
+            assert r["metrics"]["psnr"] >= by[("bpg-ldpc", image, snr)]["metrics"]["psnr"] - 0.05
+    rep = run_cli("report", str(out), "--vs", "bpg-ldpc", "--format", "markdown")
+    assert rep.returncode == 0, rep.stderr
+    assert "bpg-capacity (bound)" in rep.stdout and "| bpg-capacity |" not in rep.stdout

@@ -311,7 +311,7 @@ def _encode_plan(bits: torch.Tensor, m: MCS) -> tuple[list[torch.Tensor], list[t
     plan = codeword_plan(bits.numel(), m)
     k, n = full_kn(m)
     coded, pos = [], 0
-    full = sum(1 for kn in plan if kn == (k, n))
+    full = bits.numel() // k  # codewords the payload fills; a last one (even of k bits on the grid) is padded
     if m.family == "regular":
         fill = len(plan) * k - bits.numel()
         pad = torch.randint(0, 2, (fill,), generator=torch.Generator().manual_seed(0x5EED), dtype=torch.uint8)
@@ -406,7 +406,7 @@ def receive_bytes(y: torch.Tensor, noise_var, fading: torch.Tensor | None, m: MC
     llr = m.mod.demap(y, noise_var, fading).reshape(-1)
     llr = llr * (1.0 - 2.0 * scrambling_bits(llr.numel()).float())  # descramble
     k, n = full_kn(m)
-    full = sum(1 for kn in plan if kn == (k, n)) if m.family == "nr" else len(plan)
+    full = (n_bytes * 8) // k if m.family == "nr" else len(plan)
     parts, failed = [], 0
     if full:
         info, ok, _ = m.code.decode(llr[: full * n].reshape(full, n), iterations=iterations)

@@ -54,7 +54,7 @@ _META = Obj({
                    "options": MapOf(Scalar(), max_len=64)}, optional=("design_snr_db", "options")),
     "header": MapOf(Any_(), max_len=64),
     "header_bits": Int(0, 1 << 20),
-    "channel": Str(32, pattern=r"[a-z0-9_-]+"),
+    "channel": Str(200, pattern=r"[a-z0-9_-]+(:[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+(,[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+)*)?"),  # a channel spec label
     "snr_db": Num(-30.0, 60.0),
     "streams": MapOf(_STREAM, max_len=64, key=Str(64, pattern=STREAM_NAME)),
     "extra": MapOf(Scalar(), max_len=16),

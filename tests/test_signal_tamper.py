@@ -388,3 +388,14 @@ def test_a_member_inflating_past_its_declared_array_is_refused(signals, tmp_path
 
     bad = _with_member(signals["uncoded-analog"], tmp_path / "pad.npz", "y::pixels.npy", write)
     assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "inflates")
+
+
+def test_a_signal_sent_over_a_parametrised_channel_decodes_from_its_file(tmp_path, kodak_dir):
+    from conftest import run_cli
+
+    sig = tmp_path / "s.npz"
+    enc = run_cli("encode", str(kodak_dir / "kodim23.png"), "--codec", "adjscc", "--snr", "8", "--channel", "rician:K=1,coherence=256",
+                  "-o", str(tmp_path / "a.png"), "--save-signal", str(sig))
+    assert enc.returncode == 0, enc.stderr
+    dec = run_cli("decode", str(sig), "-o", str(tmp_path / "b.png"))
+    assert dec.returncode == 0, dec.stderr

@@ -52,7 +52,10 @@ def _ergodic_by_sampling(snr: float, channel: str, params: dict) -> float:
     from ..registry import load_channel
 
     cls = load_channel(channel)
-    block = cls(**{k: v for k, v in params.items() if k in getattr(cls, "params", {})})
+    kwargs = {k: v for k, v in params.items() if k in getattr(cls, "params", {})}
+    if "coherence" in getattr(cls, "params", {}):
+        kwargs["coherence"] = 1  # every draw its own fade: 2^18 independent samples, not 256 blocks
+    block = cls(**kwargs)
     x = torch.ones(64, 4096, dtype=torch.complex64)
     _, h = block(x, 60.0, torch.Generator().manual_seed(0))
     return float(torch.log2(1.0 + h.abs().square().double() * snr).mean())

@@ -120,7 +120,10 @@ class BpgLdpcCodec(Codec):
         # smaller than that (smooth content, a large budget) sends a shorter frame that spans
         # fewer fades: then design again for the frame actually sent (at most a few rounds: a
         # more robust MCS only lengthens the frame).
-        fades = frame_fades(room - mcs_list(str(self.opts["code"]))[0].n, op.coherence)
+        # (5G NR shortens its last codeword, so its frame fills the room; the regular codes may
+        # leave up to a codeword unsent)
+        slack = 0 if str(self.opts["code"]) == "nr" else mcs_list("regular")[0].n
+        fades = frame_fades(max(1, room - slack), op.coherence)
         for _ in range(4):
             link = self.link(op, fades)
             max_bytes = link.capacity_bytes(room)

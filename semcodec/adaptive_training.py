@@ -258,7 +258,7 @@ def train_adaptive(
     state_path = out.with_suffix(".state.pt")
     if resume and state_path.exists():
         try:
-            state = torch.load(state_path, map_location=device, weights_only=False)
+            state = torch.load(state_path, map_location=device, weights_only=True)
         except Exception as exc:
             raise InvalidInput(f"--resume: {state_path} is not a training state ({type(exc).__name__})") from None
         changed = sorted(k for k, v in asdict(config).items()

@@ -191,7 +191,7 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
         if not state_path.is_file():
             raise InvalidInput(f"--resume: {state_path} does not exist (remove --resume to start over)")
         try:
-            state = torch.load(state_path, map_location=device, weights_only=False)
+            state = torch.load(state_path, map_location=device, weights_only=True)
             old = state["config"]
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say so in one line
             raise InvalidInput(f"--resume: {state_path} is not this trainer's state ({type(exc).__name__})") from None

@@ -337,7 +337,6 @@ def _card(config: AdaptiveTrainConfig, model, step: int, history: list, seconds:
                  + ("" if list(config.channels) == ["awgn"] else
                     f"; trained over {', '.join(config.channels)} (one drawn per sample"
                     + (", the decoder told each symbol's error variance)" if config.csi else ")")),
-        "channels": list(config.channels),
         "architecture": model.architecture(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "bandwidth_ratios": config.ratios,

@@ -148,8 +148,7 @@ def parse_mcs(name: str, family: str = "nr") -> MCS:
 @lru_cache(maxsize=None)
 def mcs_table(family: str = "nr") -> dict:
     """The family's measured FER table (``{"fer": {mcs: {snr: fer}}, ...}``)."""
-    path = resources.files("semcodec") / "phy" / TABLE_FILES[check_family(family)]
-    return json.loads(path.read_text())
+    return json.loads(table_path(family).read_text())
 
 
 def table_path(family: str = "nr"):

@@ -40,6 +40,61 @@ def test_every_decoded_word_satisfies_the_standards_parity_checks():
         assert code.syndrome_ok(hard[:, : code.n_pruned]).all()
 
 
+@pytest.mark.parametrize("k, n", [(4096, 6144), (2048, 6144), (1536, 4608), (5120, 6144), (3072, 3686),
+                                  (12, 36), (100, 150), (500, 1500), (3840, 4608), (8448, 9000)])
+def test_our_compiled_encoder_gives_sionnas_codewords_bit_for_bit(k, n):
+    """Both base graphs, shortened last codewords, the largest k: the numba encoder's rate-matched
+    codewords equal Sionna's LDPC5GEncoder's (its own call, not our tables)."""
+    code = nr_code(k, n)
+    info = torch.randint(0, 2, (5, k), generator=torch.Generator().manual_seed(k), dtype=torch.uint8)
+    with torch.no_grad():
+        theirs = code.encoder(info.float()).round().to(torch.uint8)
+    assert torch.equal(code.encode(info), theirs)
+
+
+def test_a_cached_code_needs_no_sionna_and_a_damaged_cache_file_is_rebuilt(tmp_path):
+    """A second run loads the code from the cache folder without importing Sionna; a cache file
+    whose tables were tampered with (or cut short) is detected and rebuilt, never used."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SEMCODEC_CACHE": str(tmp_path)}
+    probe = ("import sys, torch; from semcodec.phy.nr_ldpc import nr_code; c = nr_code(1000, 2000); "
+             "u = torch.randint(0, 2, (4, 1000)); x = 1.0 - 2.0 * c.encode(u).float(); "
+             "d, ok, _ = c.decode(20 * x); assert ok.all() and torch.equal(d, u.to(torch.uint8)); "
+             "print('sionna' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["True", "False"], [r.stderr[-500:] for r in runs]
+    (cached,) = tmp_path.glob("nr-ldpc/*/k1000_n2000.npz")
+    with np.load(cached) as f:
+        tables = {key: f[key] for key in f.files}
+    tables["c1"] = tables["c1"].copy()
+    tables["c1"][3, 0] = (tables["c1"][3, 0] + 1) % int(tables["k_ldpc"])  # one wrong parity equation
+    np.savez(cached, **tables)
+    damaged = cached.read_bytes()
+    r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr[-500:]  # rebuilt through Sionna
+    assert cached.read_bytes() != damaged
+    cached.write_bytes(damaged[: len(damaged) // 2])
+    r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr[-500:]
+
+
+def test_an_unwritable_cache_folder_costs_time_not_the_run(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SEMCODEC_CACHE", str(blocker))
+    nr_code.cache_clear()
+    try:
+        code = nr_code(600, 1200)
+        info = torch.randint(0, 2, (2, 600), dtype=torch.uint8)
+        dec, ok, _ = code.decode(20 * (1.0 - 2.0 * code.encode(info).float()))
+        assert ok.all() and torch.equal(dec, info)
+    finally:
+        nr_code.cache_clear()
+
+
 def test_the_papers_code_corrects_what_it_should_and_fails_where_it_must():
     """(6144, 4096) with BPSK: clean at 1.5 dB Es/N0 (its waterfall is near 0.4 dB), lost at -1 dB."""
     code = nr_code(4096, 6144)

@@ -105,6 +105,19 @@ class Channel:
         """
         raise NotImplementedError
 
+    #: receiver CSI: ``perfect`` (the receiver knows every fade) or ``estimated`` (from pilots)
+    csi: str = "perfect"
+
+    def pilot_uses(self, n: int) -> int:
+        """Pilot symbols a stream of ``n`` data symbols takes on this channel (channel uses, as any
+        symbol; 0 with perfect CSI or without fading)."""
+        return 0
+
+    def effective_noise_var(self, n0: float) -> float:
+        """The noise variance the receiver works with: ``N0``, plus the channel-estimation error
+        variance with estimated CSI (``y = h_hat x + (h - h_hat) x + n``, unit-energy ``x``)."""
+        return n0
+
     def transmit(self, signal: "Signal", snr_db: float, seed: int = 0) -> "Received":
         """Send every stream of ``signal`` through this channel (streams are orthogonal)."""
         import torch
@@ -112,7 +125,7 @@ class Channel:
         from .signal import Received, ReceivedStream
 
         generator = torch.Generator().manual_seed(int(seed))
-        n0 = noise_variance(snr_db) if self.name != "noiseless" else 0.0
+        n0 = self.effective_noise_var(noise_variance(snr_db)) if self.name != "noiseless" else 0.0
         out: dict[str, ReceivedStream] = {}
         for key in sorted(signal.streams):
             stream = signal.streams[key]
@@ -147,32 +160,87 @@ class AWGNChannel(Channel):
         return x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), None
 
 
-class RayleighChannel(Channel):
-    """Rayleigh block fading with receiver CSI: ``y = h x + n``, one ``h ~ CN(0, 1)`` per block.
+#: Receiver CSI choices of the fading channels (a spec parameter: ``rayleigh:csi=estimated``).
+CSI_CHOICES = ("perfect", "estimated")
+_CSI = (str, "perfect", CSI_CHOICES, None, "receiver CSI: perfect, or estimated from pilots (LS)")
+_PILOTS = (int, 16, 1, 4096, "pilot symbols at the start of every fading block (csi=estimated)")
 
-    Args:
-        coherence: symbols per fading block (along the last axis); the last block may be
-            shorter. ``coherence=1`` is fast (i.i.d.) fading.
+
+class _BlockFading(Channel):
+    """Block fading ``y = h x + n``, one ``h`` per block of ``coherence`` channel uses.
+
+    CSI: ``perfect`` gives the receiver every ``h``. ``estimated``: each block starts with
+    ``pilots`` known unit-energy symbols (channel uses like any other, so a block carries
+    ``coherence - pilots`` data symbols), and the receiver takes the least-squares estimate
+    ``h_hat = mean(y_p / p)`` over them, whose error has variance ``N0 / pilots``; it equalises
+    with ``h_hat`` and the noise variance ``N0 (1 + 1/pilots)`` (:meth:`effective_noise_var`).
     """
 
-    name = "rayleigh"
-    params = {"coherence": (int, 1024, 1, 2**30, "symbols per fading block")}
-
-    def __init__(self, coherence: int = 1024) -> None:
+    def __init__(self, coherence: int, csi: str, pilots: int) -> None:
         if coherence < 1:
-            raise InvalidInput("Rayleigh coherence must be at least one symbol")
-        self.coherence = int(coherence)
+            raise InvalidInput(f"{type(self).__name__[:-7]} coherence must be at least one symbol")
+        if csi not in CSI_CHOICES:
+            raise InvalidInput(f"csi must be one of {', '.join(CSI_CHOICES)}, got {csi!r}")
+        if csi == "estimated" and pilots >= coherence:
+            raise InvalidInput(f"{self.name}: csi=estimated needs more symbols in a fading block (coherence="
+                               f"{coherence}) than pilots ({pilots}): no room for data")
+        self.coherence, self.csi, self.pilots = int(coherence), str(csi), int(pilots)
+
+    def _fades(self, shape, generator, device) -> "torch.Tensor":
+        """One fading coefficient for each block: ``shape = [..., blocks]``."""
+        raise NotImplementedError
+
+    @property
+    def data_per_fade(self) -> int:
+        """Data symbols a fading block carries (its pilots take the rest)."""
+        return self.coherence - (self.pilots if self.csi == "estimated" else 0)
+
+    def pilot_uses(self, n: int) -> int:
+        return self.pilots * math.ceil(n / self.data_per_fade) if self.csi == "estimated" else 0
+
+    def effective_noise_var(self, n0: float) -> float:
+        return n0 * (1.0 + 1.0 / self.pilots) if self.csi == "estimated" else n0
 
     def __call__(self, x, snr_db, generator=None):
         n = x.shape[-1]
-        blocks = math.ceil(n / self.coherence)
-        h_blocks = complex_noise((*x.shape[:-1], blocks), 1.0, generator, x.device)
-        h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
-        return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+        d = self.data_per_fade
+        blocks = math.ceil(n / d)
+        n0 = noise_variance(snr_db)
+        h_blocks = self._fades((*x.shape[:-1], blocks), generator, x.device)
+        h = h_blocks.repeat_interleave(d, dim=-1)[..., :n]
+        y = h * x + complex_noise(x.shape, n0, generator, x.device)
+        if self.csi == "perfect":
+            return y, h
+        # LS over the block's pilots (p = 1): y_p = h + n_p, so h_hat = h + mean(n_p)
+        n0_p = n0.unsqueeze(-1) if hasattr(n0, "unsqueeze") else n0
+        pilot_noise = complex_noise((*x.shape[:-1], blocks, self.pilots), n0_p, generator, x.device)
+        h_hat = h_blocks + pilot_noise.mean(-1)
+        return y, h_hat.repeat_interleave(d, dim=-1)[..., :n]
+
+
+class RayleighChannel(_BlockFading):
+    """Rayleigh block fading: ``y = h x + n``, one ``h ~ CN(0, 1)`` per block.
+
+    Args:
+        coherence: channel uses per fading block (along the last axis); the last block may be
+            shorter. ``coherence=1`` is fast (i.i.d.) fading.
+        csi: ``perfect`` (default) or ``estimated`` (``pilots`` per block, LS; see
+            :class:`_BlockFading`).
+    """
+
+    name = "rayleigh"
+    params = {"coherence": (int, 1024, 1, 2**30, "symbols per fading block"), "csi": _CSI, "pilots": _PILOTS}
+
+    def __init__(self, coherence: int = 1024, csi: str = "perfect", pilots: int = 16) -> None:
+        super().__init__(coherence, csi, pilots)
+
+    def _fades(self, shape, generator, device):
+        return complex_noise(shape, 1.0, generator, device)
 
 
 class RayleighFastChannel(RayleighChannel):
-    """Fast Rayleigh fading with receiver CSI: an independent ``h ~ CN(0, 1)`` for every symbol."""
+    """Fast Rayleigh fading with receiver CSI: an independent ``h ~ CN(0, 1)`` for every symbol
+    (no pilot could estimate it: CSI is perfect by definition here)."""
 
     name = "rayleigh-fast"
     params = {}
@@ -181,36 +249,32 @@ class RayleighFastChannel(RayleighChannel):
         super().__init__(coherence=1)
 
 
-class RicianChannel(Channel):
-    """Rician block fading with receiver CSI: ``h = sqrt(K/(K+1)) e^(j phi) + sqrt(1/(K+1)) g``,
+class RicianChannel(_BlockFading):
+    """Rician block fading: ``h = sqrt(K/(K+1)) e^(j phi) + sqrt(1/(K+1)) g``,
     ``g ~ CN(0, 1)``, one ``h`` per block of ``coherence`` symbols, ``phi`` uniform per block.
 
     ``E|h|^2 = 1`` (the average SNR is the channel's); ``K = 0`` is Rayleigh, ``K -> inf`` AWGN
-    with a phase the receiver knows. Shapes as every channel: ``x [..., n] -> (y, h)``.
+    with a phase the receiver knows (``csi=estimated``: it estimates it, as Rayleigh's).
+    Shapes as every channel: ``x [..., n] -> (y, h)``.
     """
 
     name = "rician"
     params = {"K": (float, 3.0, 0.0, 1e6, "power of the line-of-sight path over the scattered ones"),
-              "coherence": (int, 1024, 1, 2**30, "symbols per fading block")}
+              "coherence": (int, 1024, 1, 2**30, "symbols per fading block"), "csi": _CSI, "pilots": _PILOTS}
 
-    def __init__(self, K: float = 3.0, coherence: int = 1024) -> None:  # noqa: N803 - the field's name
+    def __init__(self, K: float = 3.0, coherence: int = 1024, csi: str = "perfect",  # noqa: N803 - the field's name
+                 pilots: int = 16) -> None:
         if not (math.isfinite(K) and K >= 0):
             raise InvalidInput("Rician K must be a finite number >= 0")
-        if coherence < 1:
-            raise InvalidInput("Rician coherence must be at least one symbol")
-        self.K, self.coherence = float(K), int(coherence)
+        self.K = float(K)
+        super().__init__(coherence, csi, pilots)
 
-    def __call__(self, x, snr_db, generator=None):
+    def _fades(self, shape, generator, device):
         import torch
 
-        n = x.shape[-1]
-        blocks = math.ceil(n / self.coherence)
-        shape = (*x.shape[:-1], blocks)
-        phase = torch.rand(shape, generator=generator, device=x.device) * (2 * math.pi)
-        los = torch.polar(torch.full(shape, math.sqrt(self.K / (self.K + 1)), device=x.device), phase)
-        h_blocks = los + complex_noise(shape, 1.0 / (self.K + 1), generator, x.device)
-        h = h_blocks.repeat_interleave(self.coherence, dim=-1)[..., :n]
-        return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+        phase = torch.rand(shape, generator=generator, device=device) * (2 * math.pi)
+        los = torch.polar(torch.full(shape, math.sqrt(self.K / (self.K + 1)), device=device), phase)
+        return los + complex_noise(shape, 1.0 / (self.K + 1), generator, device)
 
 
 class ChannelMixture(Channel):

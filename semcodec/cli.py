@@ -69,7 +69,8 @@ DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, with
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
-ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024], rayleigh-fast, rician[:K=3,coherence=1024], noiseless, or a plugin's.")]
+ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024,csi=perfect,pilots=16], rayleigh-fast, rician[:K=3,coherence=1024], ofdm-tdl[:model=C,delay_spread=100,speed=3,carrier=3.5,fft=256,scs=30,cp=18], noiseless, or a plugin's.")]
+CsiOpt = Annotated[Optional[str], typer.Option("--csi", help="Receiver CSI on a fading channel: perfect, or estimated from pilots (LS; the pilots are channel uses of the budget).")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
 MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
 BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]
@@ -244,10 +245,23 @@ def apply_limits(max_pixels: int | None) -> None:
     current()  # a bad SEMCODEC_MAX_PIXELS is an error now, not when the first image loads
 
 
-def make_channel(name: str):
-    from .registry import parse_channel_spec
+def make_channel(name: str, csi: str | None = None):
+    """The channel of ``--channel NAME[:params]``; ``--csi`` sets its ``csi`` parameter (perfect or
+    estimated receiver CSI) on a channel that has one."""
+    from .registry import load_channel, parse_channel_spec
 
-    return parse_channel_spec(name)
+    if csi is None:
+        return parse_channel_spec(name)
+    if csi not in ("perfect", "estimated"):
+        raise InvalidInput(f"--csi must be perfect or estimated, got {csi!r}")
+    base, _, rest = str(name).strip().partition(":")
+    if "csi" not in (getattr(load_channel(base), "params", {}) or {}):
+        raise InvalidInput(f"--csi: channel {base} has no channel state to estimate (a fading block channel "
+                           f"has: rayleigh, rician, ofdm-tdl)" if csi == "estimated" else
+                           f"--csi: channel {base} takes no csi setting")
+    if any(item.split("=")[0].strip() == "csi" for item in rest.split(",")):
+        raise InvalidInput("--csi and the channel spec's csi= say the same thing: give one")
+    return parse_channel_spec(f"{base}:{rest + ',' if rest.strip() else ''}csi={csi}")
 
 
 @app.command("codecs")
@@ -316,6 +330,7 @@ def encode_cmd(
     snr: SnrOpt = "10",
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`; default: the project's default codec).")] = None,
     channel: ChannelOpt = "awgn",
+    csi: CsiOpt = None,
     seed: SeedOpt = 0,
     bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
@@ -364,7 +379,7 @@ def encode_cmd(
     else:
         source, image_id = load_image(image), image.stem
     c.operating_point(snr_db, query)  # a missing or unwanted --query is said before any work
-    result = c.run(source, snr_db=snr_db, channel=make_channel(channel), seed=seed, query=query)
+    result = c.run(source, snr_db=snr_db, channel=make_channel(channel, csi), seed=seed, query=query)
     rec = result.record
     rec["image"] = image_id
     if output is not None:
@@ -462,6 +477,7 @@ def bench_cmd(
     codecs: Annotated[str, typer.Option("--codecs", help="Comma-separated names, or all.")] = "all",
     snr: Annotated[str, typer.Option("--snr", help="Comma-separated channel SNRs in dB.")] = "0,5,10,15,20",
     channel: ChannelOpt = "awgn",
+    csi: CsiOpt = None,
     seed: SeedOpt = 0,
     bandwidth: BandwidthOpt = None,
     design_snr: DesignOpt = None,
@@ -581,7 +597,7 @@ def bench_cmd(
         raise InvalidInput("no codec is ready to run")
     check_device(device)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
-                     channel=make_channel(channel), seed=seed, metrics=metric_list, out=out,
+                     channel=make_channel(channel, csi), seed=seed, metrics=metric_list, out=out,
                      keep_images=keep_images, queries=question_map)
     if question_map is None and any(c.takes_query for c in instances.values()):
         asking = ", ".join(sorted({c.name for c in instances.values() if c.takes_query}))

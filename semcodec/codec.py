@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
-from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses
+from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses, pilots_reserved
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -156,6 +157,9 @@ class OperatingPoint:
     coherence: int | None = None
     #: the channel's statistics (e.g. a Rician K factor): design facts, like the coherence
     channel_params: tuple = ()
+    #: SNR the receiver loses to channel estimation (estimated CSI: its pilots are known to the
+    #: transmitter, so is this loss), dB; 0 with perfect CSI
+    estimation_loss_db: float = 0.0
 
 
 @dataclass
@@ -390,18 +394,26 @@ class Codec(ABC):
         user's question, for a query-driven codec)."""
         from .metrics import compute_metrics, score_texts
 
-        op = self.operating_point(snr_db, query, channel.name, getattr(channel, "coherence", None))
+        coherence = getattr(channel, "data_per_fade", None) or getattr(channel, "coherence", None)
+        op = self.operating_point(snr_db, query, channel.name, coherence)
         if hasattr(channel, "describe"):
             op = replace(op, channel_params=tuple(sorted(channel.describe().items())))
+        if hasattr(channel, "effective_noise_var") and channel.effective_noise_var(1.0) != 1.0:
+            op = replace(op, estimation_loss_db=10 * math.log10(channel.effective_noise_var(1.0)))
         query = " ".join(query.split()) if query else None
         self._tx_info = {"query": query} if query else {}  # facts of this run's encode only
         t0 = time.perf_counter()
-        signal = self.encode(image, op)
+        with budget_on(channel):  # estimated CSI: pilots come out of the budget
+            signal = self.encode(image, op)
+        if hasattr(channel, "pilot_uses"):
+            for stream in signal.streams.values():
+                stream.pilots = channel.pilot_uses(int(stream.symbols.numel())) if stream.symbols.numel() else 0
         t1 = time.perf_counter()
         check_budget(self, signal, image)
         received = channel.transmit(signal, snr_db, seed=seed)
         t2 = time.perf_counter()
-        recon = self.decode(received)
+        with budget_on(channel):  # the receiver knows the pilot pattern too
+            recon = self.decode(received)
         t3 = time.perf_counter()
         elapsed = t3 - t0
         timing = {"encode_s": round(t1 - t0, 4), "channel_s": round(t2 - t1, 4), "decode_s": round(t3 - t2, 4)}
@@ -415,6 +427,18 @@ class Codec(ABC):
         if hasattr(channel, "describe") and channel.describe():
             record["channel_params"] = channel.describe()  # every parameter, defaults included
         return RunResult(record=record, reconstruction=recon, signal=signal, received=received)
+
+
+@contextmanager
+def budget_on(channel: "Channel"):
+    """Within this block a budget is what its data may take on ``channel``: the channel uses its
+    pilots need (estimated CSI) are reserved (:func:`semcodec.signal.pilots_reserved`)."""
+    pilot_uses = getattr(channel, "pilot_uses", None)
+    if pilot_uses is None or not pilot_uses(1):
+        yield
+        return
+    with pilots_reserved(pilot_uses):
+        yield
 
 
 def budget_of(codec: "Codec", height: int, width: int) -> int:
@@ -452,7 +476,7 @@ def attach_sent_texts(recon: Reconstruction, tx_info: dict[str, Any]) -> None:
 def stream_summary(signal: Signal) -> dict[str, dict[str, Any]]:
     """Per stream: kind, channel uses and (digital) payload bits; the header as its own entry."""
     out = {
-        name: {"kind": s.kind, "channel_uses": s.channel_uses, "bits": s.bits}
+        name: {"kind": s.kind, "channel_uses": s.channel_uses, "bits": s.bits, **({"pilots": s.pilots} if s.pilots else {})}
         for name, s in sorted(signal.streams.items())
     }
     if signal.header_bits:
@@ -496,4 +520,7 @@ def build_record(codec: Codec, op: OperatingPoint, signal: Signal, recon: Recons
     }
     if codec.bound:
         record["bound"] = True
+    pilots = sum(s.pilots for s in signal.streams.values())
+    if pilots:
+        record["pilot_uses"] = pilots  # counted in channel_uses too
     return record

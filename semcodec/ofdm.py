@@ -23,13 +23,24 @@ import math
 import warnings
 from functools import lru_cache
 
-from .channel import Channel, complex_noise, noise_variance
+from .channel import _CSI, CSI_CHOICES, Channel, complex_noise, noise_variance
 from .errors import InvalidInput
 
 #: TDL profiles of TR 38.901 Table 7.7.2 (D and E have a line-of-sight first tap).
 PROFILES = ("A", "B", "C", "D", "E")
 #: Normalised delay of each profile's last tap (TR 38.901 Tables 7.7.2-1..5), x the delay spread.
 LAST_TAP = {"A": 9.6586, "B": 4.7834, "C": 8.6523, "D": 12.5254, "E": 20.6519}
+#: OFDM symbols of a slot, and those that carry pilots on every subcarrier with csi=estimated
+#: (Sionna's "kronecker" pattern of its OFDM examples, as NR's two DM-RS symbols a slot).
+SLOT, PILOT_SYMBOLS = 14, (2, 11)
+DATA_SYMBOLS = tuple(t for t in range(SLOT) if t not in PILOT_SYMBOLS)
+
+
+def _interpolation_weights() -> list[float]:
+    """Weight of the second pilot symbol in the linear interpolation of each data symbol (held
+    at the nearest pilot outside the two: no extrapolation)."""
+    first, second = PILOT_SYMBOLS
+    return [min(1.0, max(0.0, (t - first) / (second - first))) for t in DATA_SYMBOLS]
 
 
 @lru_cache(maxsize=8)
@@ -52,6 +63,11 @@ class OfdmTdlChannel(Channel):
         fft: subcarriers per OFDM symbol, all carrying data (default 256).
         scs: subcarrier spacing in kHz (default 30).
         cp: cyclic prefix in samples (default 18, ~7 % as NR's normal prefix).
+        csi: ``perfect`` (default: the receiver knows ``H`` of every element) or ``estimated``:
+            OFDM symbols 2 and 11 of every 14-symbol slot carry pilots on every subcarrier (2/14 of
+            the channel uses), the receiver takes the LS estimate at each pilot and interpolates
+            it linearly in time between the slot's two pilot symbols (held outside them), and
+            equalises with the mean noise-plus-estimation-error variance of the data elements.
     """
 
     name = "ofdm-tdl"
@@ -61,10 +77,14 @@ class OfdmTdlChannel(Channel):
               "carrier": (float, 3.5, 0.5, 100.0, "carrier frequency, GHz"),
               "fft": (int, 256, 16, 4096, "subcarriers per OFDM symbol"),
               "scs": (float, 30.0, 15.0, 960.0, "subcarrier spacing, kHz"),
-              "cp": (int, 18, 0, 4096, "cyclic prefix, samples")}
+              "cp": (int, 18, 0, 4096, "cyclic prefix, samples"),
+              "csi": _CSI}
 
     def __init__(self, model: str = "C", delay_spread: float = 100.0, speed: float = 3.0, carrier: float = 3.5,
-                 fft: int = 256, scs: float = 30.0, cp: int = 18) -> None:
+                 fft: int = 256, scs: float = 30.0, cp: int = 18, csi: str = "perfect") -> None:
+        if csi not in CSI_CHOICES:
+            raise InvalidInput(f"ofdm-tdl: csi must be one of {', '.join(CSI_CHOICES)}, got {csi!r}")
+        self.csi = str(csi)
         if str(model).upper() not in PROFILES:
             raise InvalidInput(f"ofdm-tdl: model must be one of {', '.join(PROFILES)}")
         self.model, self.delay_spread, self.speed = str(model).upper(), float(delay_spread), float(speed)
@@ -94,7 +114,20 @@ class OfdmTdlChannel(Channel):
     def describe(self) -> dict:
         return {**super().describe(), "cp_overhead": round(self.cp / self.fft, 6)}
 
-    def __call__(self, x, snr_db, generator=None):
+    def _slots(self, n: int) -> int:
+        return math.ceil(math.ceil(n / self.fft) / len(DATA_SYMBOLS))
+
+    def pilot_uses(self, n: int) -> int:
+        return len(PILOT_SYMBOLS) * self.fft * self._slots(n) if self.csi == "estimated" else 0
+
+    def effective_noise_var(self, n0: float) -> float:
+        if self.csi == "perfect":
+            return n0
+        w = _interpolation_weights()  # LS error N0 at a pilot; (1-w)^2 + w^2 of it where interpolated
+        return n0 * (1.0 + sum((1 - a) ** 2 + a ** 2 for a in w) / len(w))
+
+    def _response(self, rows: int, steps: int, generator, device):
+        """Sionna's TDL frequency response ``[rows, steps, fft]``, unit mean energy over the grid."""
         import torch
 
         with warnings.catch_warnings():
@@ -102,14 +135,31 @@ class OfdmTdlChannel(Channel):
             from sionna.phy import config
             from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
 
-        n = x.shape[-1]
-        rows = math.prod(x.shape[:-1]) if x.dim() > 1 else 1
-        steps = max(1, math.ceil(n / self.fft))
         # Sionna draws from its own generator: seed it from ours (same seed, same channel)
         config.seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator).item())
         tdl = _tdl(self.model, self.delay_spread * 1e-9, self.carrier * 1e9, self.speed)
         a, tau = tdl(rows, steps, 1.0 / self.symbol_duration)
         freqs = subcarrier_frequencies(self.fft, self.scs * 1e3)
         h = cir_to_ofdm_channel(freqs, a, tau, normalize=True)  # [rows, 1, 1, 1, 1, steps, fft]
-        h = h.reshape(rows, steps * self.fft)[:, :n].reshape(x.shape).to(torch.complex64).to(x.device)
-        return h * x + complex_noise(x.shape, noise_variance(snr_db), generator, x.device), h
+        return h.reshape(rows, steps, self.fft).to(torch.complex64).to(device)
+
+    def __call__(self, x, snr_db, generator=None):
+        import torch
+
+        n = x.shape[-1]
+        rows = math.prod(x.shape[:-1]) if x.dim() > 1 else 1
+        n0 = noise_variance(snr_db)
+        if self.csi == "perfect":
+            steps = max(1, math.ceil(n / self.fft))
+            h = self._response(rows, steps, generator, x.device).reshape(rows, -1)[:, :n].reshape(x.shape)
+            return h * x + complex_noise(x.shape, n0, generator, x.device), h
+        slots = self._slots(n)
+        grid = self._response(rows, SLOT * slots, generator, x.device).reshape(rows, slots, SLOT, self.fft)
+        h = grid[:, :, list(DATA_SYMBOLS)].reshape(rows, -1)[:, :n].reshape(x.shape)
+        y = h * x + complex_noise(x.shape, n0, generator, x.device)
+        n0_p = n0.reshape(rows, 1, 1, 1) if torch.is_tensor(n0) and n0.numel() > 1 else n0
+        pilots = grid[:, :, list(PILOT_SYMBOLS)]  # LS at each pilot (p = 1): h + noise
+        pilots = pilots + complex_noise(pilots.shape, n0_p, generator, x.device)
+        w = torch.tensor(_interpolation_weights(), dtype=torch.float32, device=x.device).view(1, 1, -1, 1)
+        h_hat = (1 - w) * pilots[:, :, :1] + w * pilots[:, :, 1:]  # [rows, slots, data symbols, fft]
+        return y, h_hat.reshape(rows, -1)[:, :n].reshape(x.shape)

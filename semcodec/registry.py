@@ -126,9 +126,11 @@ def parse_channel_spec(spec: str):
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = item.partition("=")
         key = key.strip()
-        if not eq or key not in declared:
+        if key not in declared:
             known = ", ".join(declared) or "none"
             raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
+        if not eq or not value.strip():
+            raise InvalidInput(f"channel {name}: {key} needs a value ({key}=...)")
         kind, _, lo, hi, _ = declared[key]
         if key in kwargs:
             raise InvalidInput(f"channel {name}: {key} is given twice")

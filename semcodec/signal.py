@@ -9,8 +9,10 @@ bits at one bit per channel use (QPSK at rate 1/2), so every codec's bandwidth i
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypedDict
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -26,9 +28,29 @@ def header_channel_uses(bits: int) -> int:
     return math.ceil(bits / HEADER_BITS_PER_CHANNEL_USE)
 
 
+#: While a transmitter encodes for a channel with pilots, the channel uses its data may take of
+#: a budget (:func:`pilots_reserved`); ``None``: all of them.
+_DATA_SHARE: ContextVar["Callable[[int], int] | None"] = ContextVar("semcodec_data_share", default=None)
+
+
 def budget_uses(ratio: float, height: int, width: int) -> int:
-    """Channel uses a budget of k/n = ``ratio`` allows on a ``height`` x ``width`` image."""
-    return math.floor(ratio * 3 * height * width + 1e-9)
+    """Channel uses a budget of k/n = ``ratio`` allows on a ``height`` x ``width`` image — for
+    data, while :func:`pilots_reserved` is in force (pilots are channel uses of the budget too)."""
+    total = math.floor(ratio * 3 * height * width + 1e-9)
+    share = _DATA_SHARE.get()
+    return total if share is None else max(0, share(total))
+
+
+@contextmanager
+def pilots_reserved(pilot_uses: "Callable[[int], int]", streams: int = 4):
+    """Within this block every budget leaves room for the pilots a channel inserts: a budget of
+    ``T`` channel uses leaves ``T - pilot_uses(T) - (streams - 1) * pilot_uses(1)`` for data (each
+    stream of up to ``streams`` may start a pilot block of its own)."""
+    token = _DATA_SHARE.set(lambda total: total - pilot_uses(total) - (streams - 1) * pilot_uses(1))
+    try:
+        yield
+    finally:
+        _DATA_SHARE.reset(token)
 
 
 @dataclass
@@ -44,10 +66,12 @@ class Stream:
     symbols: "Tensor"
     kind: StreamKind
     bits: int | None = None
+    #: pilot symbols the channel inserts for this stream (estimated CSI): channel uses too
+    pilots: int = 0
 
     @property
     def channel_uses(self) -> int:
-        return int(self.symbols.numel())
+        return int(self.symbols.numel()) + int(self.pilots)
 
 
 @dataclass

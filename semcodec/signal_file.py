@@ -250,16 +250,29 @@ def decode_file(path: str | Path, device: str | None = None,
     :class:`SemcodecError`; a receiver that still trips over a value that passed validation is
     reported the same way (the file is the cause), never as a traceback.
     """
+    from .codec import budget_on
+
     built: dict[str, "Codec"] = {}
+
+    def channel_of(shaped: Received):
+        from .registry import parse_channel_spec
+
+        try:
+            return parse_channel_spec(shaped.channel)
+        except SemcodecError as exc:
+            raise SignalFileError(f"{path}: its channel {str(shaped.channel)[:60]!r} is not one this receiver knows "
+                                  f"({exc})") from None
 
     def check(shaped: Received, name: str, config: dict[str, Any]) -> None:
         built["codec"] = receiver_codec(name, config, device, options)
-        built["codec"].validate_received(shaped)
+        with budget_on(channel_of(shaped)):  # a pilot pattern's channel uses are not the data's
+            built["codec"].validate_received(shaped)
 
     received, codec_name, config, _ = load_received(path, check)
     codec = built["codec"]
     try:
-        return codec_name, codec.decode(received)
+        with budget_on(channel_of(received)):
+            return codec_name, codec.decode(received)
     except SemcodecError:
         raise
     except (ValueError, KeyError, IndexError, TypeError, RuntimeError, OverflowError) as exc:

@@ -120,3 +120,98 @@ def test_lmmse_error_variance_is_what_the_estimate_actually_makes():
     assert ((x - x_hat).abs().square().mean() / v.mean()).item() == pytest.approx(1.0, abs=0.02)
     _, v_awgn = lmmse(y, None, n0)
     assert torch.allclose(v_awgn, torch.full_like(v_awgn, n0 / (1 + n0)))
+
+
+@pytest.mark.parametrize("spec", ["rayleigh:csi=estimated", "rician:K=3,csi=estimated,pilots=4",
+                                  "rayleigh:coherence=64,csi=estimated,pilots=8", "ofdm-tdl:csi=estimated"])
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 30.0])
+def test_estimated_csi_error_is_what_the_receiver_is_told(spec, snr_db):
+    """The receiver equalises with h_hat and the variance effective_noise_var(N0): what remains,
+    y - h_hat x, must have exactly that variance (N0 plus the LS estimation error), and at high
+    SNR h_hat approaches the true channel (the error shrinks with N0)."""
+    from semcodec.registry import parse_channel_spec
+
+    ch = parse_channel_spec(spec)
+    x = unit_symbols(60_000, seed=3)
+    y, h_hat = ch(x, snr_db, torch.Generator().manual_seed(4))
+    measured = (y - h_hat * x).abs().square().mean().item()
+    told = ch.effective_noise_var(noise_variance(snr_db))
+    assert told > noise_variance(snr_db)
+    # OFDM's time interpolation adds a little model error at 3 m/s; it shows only where noise is tiny
+    assert abs(measured / told - 1) < (0.08 if snr_db < 30 or "ofdm" not in spec else 0.5)
+
+
+def test_estimated_csi_at_high_snr_approaches_perfect_csi():
+    """LS over 16 pilots: the estimate's error is N0/16, so it vanishes as the SNR grows."""
+    from semcodec.registry import parse_channel_spec
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.polar(torch.ones(64_000), torch.randint(0, 4, (64_000,), generator=g) * (math.pi / 2) + math.pi / 4)
+    for snr_db in (0.0, 20.0, 40.0):
+        y, h_hat = parse_channel_spec("rayleigh:csi=estimated")(x, snr_db, torch.Generator().manual_seed(6))
+        n0 = noise_variance(snr_db)
+        # y / x = h + n / x with |x| = 1: what is left beyond N0 is h_hat's own error
+        error = (h_hat - y / x).abs().square().mean().item() - n0
+        assert abs(error / (n0 / 16) - 1) < 0.15, (snr_db, error)
+
+
+def test_pilots_are_channel_uses_counted_in_the_budget_and_the_record():
+    from semcodec.codecs.bpg_ldpc import BpgLdpcCodec
+    from semcodec.registry import parse_channel_spec
+    from semcodec.sample import sample_image
+
+    image = sample_image()
+    budget = math.floor(3 * image.shape[1] * image.shape[2] / 12)
+    for spec in ("rayleigh:csi=estimated", "ofdm-tdl:csi=estimated", "rayleigh"):
+        rec = BpgLdpcCodec().run(image, snr_db=12.0, channel=parse_channel_spec(spec), seed=0).record
+        pilots = sum(s.get("pilots", 0) for s in rec["streams"].values())
+        assert rec.get("pilot_uses", 0) == pilots
+        assert rec["channel_uses"] == sum(s["channel_uses"] for s in rec["streams"].values()) <= budget
+        if "estimated" in spec:
+            data = rec["streams"]["image"]["channel_uses"] - pilots
+            assert pilots == parse_channel_spec(spec).pilot_uses(data) > 0
+            assert rec["status"] == "ok" and rec["metrics"]["psnr"] > 25
+        else:
+            assert pilots == 0 and "pilot_uses" not in rec
+
+
+def test_estimated_csi_needs_room_for_data_and_a_channel_with_fades():
+    from semcodec.registry import parse_channel_spec
+
+    with pytest.raises(InvalidInput, match="no room for data"):
+        parse_channel_spec("rayleigh:coherence=16,csi=estimated")
+    with pytest.raises(InvalidInput, match="csi must be one of"):
+        parse_channel_spec("rayleigh:csi=guessed")
+    with pytest.raises(InvalidInput, match="unknown parameter 'csi'"):
+        parse_channel_spec("awgn:csi=estimated")
+
+
+def test_the_csi_flag_sets_the_channels_csi_or_says_in_one_line_why_not(tmp_path):
+    from conftest import run_cli
+
+    for args, needle in ((["--channel", "awgn", "--csi", "estimated"], "no channel state to estimate"),
+                         (["--channel", "rayleigh-fast", "--csi", "estimated"], "no channel state to estimate"),
+                         (["--channel", "rayleigh", "--csi", "maybe"], "--csi must be perfect or estimated"),
+                         (["--channel", "rayleigh:csi=perfect", "--csi", "estimated"], "give one")):
+        r = run_cli("encode", "--codec", "bpg-ldpc", "--snr", "10", *args)
+        assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    out = tmp_path / "r.jsonl"
+    r = run_cli("encode", "--codec", "deep-jscc", "--snr", "10", "--channel", "rician:K=3", "--csi", "estimated",
+                "--json")
+    assert r.returncode == 0, r.stderr[-400:]
+    import json
+
+    rec = json.loads(r.stdout)
+    assert rec["channel"] == "rician:csi=estimated" and rec["channel_params"]["csi"] == "estimated"
+    assert rec["pilot_uses"] == rec["streams"]["image"]["pilots"] > 0
+    assert rec["bandwidth_ratio"] <= 1 / 12 + 1e-9 and out is not None
+    # tx and rx split: a saved signal decodes to the same picture (the receiver knows the pilots)
+    sig, a, b = tmp_path / "s.npz", tmp_path / "a.png", tmp_path / "b.png"
+    r = run_cli("encode", "--codec", "adjscc", "--snr", "5", "--channel", "ofdm-tdl", "--csi", "estimated",
+                "--save-signal", sig, "-o", a)
+    assert r.returncode == 0, r.stderr[-400:]
+    r = run_cli("decode", sig, "-o", b)
+    assert r.returncode == 0, r.stderr[-400:]
+    from semcodec.imageio import load_image
+
+    assert torch.equal(load_image(a), load_image(b))

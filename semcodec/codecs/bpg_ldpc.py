@@ -95,7 +95,8 @@ class BpgLdpcCodec(Codec):
         the channel the link is deployed on, for a frame spanning ``fades`` fading blocks."""
         from ..links.digital import DigitalLink
 
-        return DigitalLink.for_design_snr(op.design_snr_db, float(self.opts["margin_db"]), self.opts["mcs"],
+        # with estimated CSI the receiver works at the SNR its channel estimate leaves
+        return DigitalLink.for_design_snr(op.design_snr_db - op.estimation_loss_db, float(self.opts["margin_db"]), self.opts["mcs"],
                                           int(self.opts["iterations"]), op.channel, fades, str(self.opts["code"]))
 
     def budget(self, height: int, width: int) -> int:

@@ -201,7 +201,8 @@ def measured_fer(m: MCS, snr_db: float, channel: str = "awgn", fades: int | None
     table = mcs_table(m.family)
     key = table_key(channel, fades)
     if key not in table:
-        raise RuntimeError(f"mcs_table.json has no {key} table: run benchmarks/ber_curves.py --write-table for it")
+        raise RuntimeError(f"{table_path(m.family).name} has no {key} table (a damaged install?): "
+                           f"run benchmarks/ber_curves.py --write-table for it")
     points = sorted((float(s), f) for s, f in table[key].get(m.name, {}).items())
     below = [f for s, f in points if s <= snr_db + 1e-9]
     return below[-1] if below else 1.0

@@ -42,11 +42,22 @@ def budget_uses(ratio: float, height: int, width: int) -> int:
 
 
 @contextmanager
-def pilots_reserved(pilot_uses: "Callable[[int], int]", streams: int = 4):
-    """Within this block every budget leaves room for the pilots a channel inserts: a budget of
-    ``T`` channel uses leaves ``T - pilot_uses(T) - (streams - 1) * pilot_uses(1)`` for data (each
-    stream of up to ``streams`` may start a pilot block of its own)."""
-    token = _DATA_SHARE.set(lambda total: total - pilot_uses(total) - (streams - 1) * pilot_uses(1))
+def pilots_reserved(pilot_uses: "Callable[[int], int]"):
+    """Within this block a budget of ``T`` channel uses leaves its data the most symbols ``n``
+    with ``n + pilot_uses(n) <= T`` (one stream: every budget codec sends one; ``pilot_uses``
+    must not decrease with ``n``)."""
+
+    def data_uses(total: int) -> int:
+        lo, hi = 0, max(0, int(total))
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if mid + pilot_uses(mid) <= total:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    token = _DATA_SHARE.set(data_uses)
     try:
         yield
     finally:

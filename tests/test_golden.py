@@ -72,7 +72,8 @@ def test_every_codec_keeps_its_budget_or_says_it_is_variable(small_image, tiny_m
         assert rec["rate"] == "variable"
 
 
-CHANNELS = ["awgn", "rayleigh:coherence=256", "rayleigh-fast", "rician:K=3,coherence=256", "ofdm-tdl"]
+CHANNELS = ["awgn", "rayleigh:coherence=256", "rayleigh-fast", "rician:K=3,coherence=256", "ofdm-tdl",
+            "rayleigh:coherence=256,csi=estimated,pilots=8", "ofdm-tdl:csi=estimated"]
 PHYSICAL_CODECS = ["bpg-ldpc", "bpg-capacity", "deep-jscc", "adjscc", "adjscc-fading", "uncoded-analog"]
 
 
@@ -89,6 +90,9 @@ def test_every_codec_runs_over_every_channel_within_its_budget(small_image, code
     rec = cls().run(image, snr_db=12.0, channel=parse_channel_spec(channel), seed=2, metrics=["psnr"]).record
     assert rec["status"] in ("ok", "decode_failed") and rec["channel"] == parse_channel_spec(channel).label
     if cls.rate == "budget":
-        assert rec["channel_uses"] <= budget_uses(1 / 12, 96, 128)
+        assert rec["channel_uses"] <= budget_uses(1 / 12, 96, 128)  # pilots included
+    sent = sum(s["channel_uses"] for k, s in rec["streams"].items() if k != "header")
+    if "estimated" in channel and sent and codec != "bpg-capacity":  # (a picture too big for any sent nothing)
+        assert 0 < rec["pilot_uses"] < sent
     if codec != "bpg-ldpc" or rec["status"] == "ok":
         assert rec["metrics"]["psnr"] > 15

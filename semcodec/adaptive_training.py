@@ -259,20 +259,27 @@ def train_adaptive(
     if resume and state_path.exists():
         try:
             state = torch.load(state_path, map_location=device, weights_only=True)
-        except Exception as exc:
+            old = state["config"]
+            changed = sorted(k for k, v in asdict(config).items()
+                             if old.get(k, LATER_FIELDS.get(k)) != v and k not in RESUMABLE_CHANGES)
+        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
             raise InvalidInput(f"--resume: {state_path} is not a training state ({type(exc).__name__})") from None
-        changed = sorted(k for k, v in asdict(config).items()
-                         if state["config"].get(k, LATER_FIELDS.get(k)) != v and k not in RESUMABLE_CHANGES)
         if changed:
             raise InvalidInput(f"cannot resume {state_path}: the configuration differs ({', '.join(changed)})")
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, history, seconds = state["step"], state["history"], state["seconds"]
+        try:
+            model.load_state_dict(state["model"])
+            ema.load_state_dict(state["ema"])
+            optimizer.load_state_dict(state["optimizer"])
+            step, history, seconds = int(state["step"]), list(state["history"]), float(state["seconds"])
+        except Exception as exc:  # noqa: BLE001 - a damaged state: one line
+            raise InvalidInput(f"--resume: {state_path} does not fit this model ({type(exc).__name__})") from None
         if step > config.steps:
             raise InvalidInput(f"--resume: the run has done {step} steps already; --steps must be at least that")
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        try:
+            rng.setstate(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+        except Exception as exc:  # noqa: BLE001 - a damaged state: one line
+            raise InvalidInput(f"--resume: {state_path}'s random state is damaged ({type(exc).__name__})") from None
 
     def checkpoint() -> dict:
         card = _card(config, model, step, history, seconds, len(train_imgs), command, eval_is_kodak24)

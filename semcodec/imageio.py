@@ -108,7 +108,16 @@ def tensor_to_pil(x: "Tensor") -> "PILImage.Image":
     """Float ``[3, H, W]`` in [0, 1] -> 8-bit RGB Pillow image (rounded, clipped)."""
     from PIL import Image
 
-    arr = x.detach().float().clamp(0, 1).mul(255).round().to("cpu").byte().permute(1, 2, 0).numpy()
+    import numpy as np
+    import torch
+
+    x = x.detach()
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    arr = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(1, (1 << 22) // max(1, w))  # ~50 MB of float32 at a time: a 64-megapixel picture
+    for top in range(0, h, rows):          # never holds more than its 8-bit copy and one band
+        band = x[:, top:top + rows].to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
+        arr[top:top + rows] = band.to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(arr, "RGB")
 
 

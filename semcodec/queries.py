@@ -58,7 +58,7 @@ def read_queries(path: str | Path, image_ids: set[str] | None = None) -> dict[st
         where = f"--queries {path}:{n}"
         try:
             item = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # malformed, or a >4,300-digit number
             raise InvalidInput(f"{where}: not a JSON object") from None
         if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not item["image"].strip():
             raise InvalidInput(f'{where}: want {{"image": "<id>", "question": "..."}}')
@@ -88,7 +88,7 @@ def read_vqav2(questions: str | Path, images: str | Path, limit: int | None = No
     try:
         data = json.loads(questions.read_text(encoding="utf-8"))
         items = data["questions"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"{questions}: not a VQAv2 questions file ({type(exc).__name__})") from None
     out: list[Sample] = []
     for item in items:
@@ -124,7 +124,7 @@ def unseen_objects_split(samples: list[Sample], instances: str | Path) -> tuple[
         animal_ids = {c["id"] for c in data["categories"] if c["name"] in ANIMALS}
         with_animals = {str(a["image_id"]) for a in data["annotations"] if a["category_id"] in animal_ids}
         annotated = {str(a["image_id"]) for a in data["annotations"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"{instances}: not COCO instance annotations ({type(exc).__name__})") from None
     if not any(s.image_id in annotated for s in samples):
         raise DatasetError(f"{instances}: annotates none of the training images (another COCO split?)")

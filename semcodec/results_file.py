@@ -184,7 +184,7 @@ def read_results(path: str | Path) -> ReadResult:
                 repeated: list[str] = []
                 try:
                     rec = json.loads(line, object_pairs_hook=_pairs_noting_duplicates(repeated))
-                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                except (ValueError, RecursionError):  # ValueError: malformed, or a >4,300-digit number
                     out.malformed += 1
                     continue
                 if record_problem(rec) is None:
@@ -287,7 +287,7 @@ class ResultsWriter:
         first = head.split(b"\n", 1)[0].lstrip(b"\xef\xbb\xbf \t\r")
         try:
             ok = isinstance(json.loads(first), dict) if first else True
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: malformed, or a >4,300-digit number
             ok = False
         if not ok or b"\x00" in head:
             raise InvalidInput(f"{self.path} does not look like a results file (its first line is not a JSON "

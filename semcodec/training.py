@@ -41,6 +41,11 @@ class TrainConfig:
     device: str = "cpu"
 
 
+#: Settings a resumed run may change (how long, on what, how often it reports); every other one
+#: would make the continued run a different experiment.
+RESUMABLE_CHANGES = frozenset({"epochs", "device", "val_every"})
+
+
 def list_images(folders: list[str]) -> list[Path]:
     """All image files directly inside ``folders`` (sorted, so runs are reproducible)."""
     from .data import folder
@@ -231,13 +236,26 @@ def train_deep_jscc(
     state_path = out.with_suffix(".state.pt")
     if resume and state_path.exists():
         try:
+            old = json.loads(out.with_suffix(".json").read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if not isinstance(old, dict):
+            raise InvalidInput(f"--resume: {out.with_suffix('.json').name} (the card) is missing or damaged: "
+                               "the run's configuration is unknown")
+        changed = sorted(k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and old.get(k) != v)
+        if changed:
+            raise InvalidInput(f"--resume: the run was made with other {', '.join(changed)} "
+                               f"({', '.join(f'{k}={old.get(k)!r}' for k in changed)})")
+        try:
             model.load_state_dict(load_file(str(out), device=str(device)))
             state = torch.load(state_path, map_location=device, weights_only=True)
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = int(state["epoch"])
-        except Exception as exc:  # a file that is not this run's checkpoint
+        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
             raise InvalidInput(f"--resume: cannot continue from {out} ({type(exc).__name__}); "
                                "it is not a checkpoint of this configuration") from None
+        if start_epoch > config.epochs:
+            raise InvalidInput(f"--resume: the run has done {start_epoch} epochs already; --epochs must be at least that")
         rng.seed(config.seed + start_epoch)
         torch.manual_seed(config.seed + start_epoch)
 

@@ -198,13 +198,19 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
         changed = {k for k, v in asdict(config).items() if old.get(k) != v} - RESUMABLE_CHANGES
         if changed:
             raise InvalidInput(f"--resume: the run was made with other {', '.join(sorted(changed))}")
-        net.load_state_dict(load_file(str(out), device=str(device)))
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start, seconds = int(state["step"]), float(state["seconds"])
-        rng.setstate(state["python_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        try:
+            net.load_state_dict(load_file(str(out), device=str(device)))
+            critic.load_state_dict(state["critic"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            start, seconds = int(state["step"]), float(state["seconds"])
+        except Exception as exc:  # noqa: BLE001 - a damaged state or checkpoint: one line
+            raise InvalidInput(f"--resume: {out} and its state do not fit this model ({type(exc).__name__})") from None
+        try:
+            rng.setstate(state["python_rng"])
+            torch.set_rng_state(state["torch_rng"])
+        except Exception as exc:  # noqa: BLE001 - a damaged state: one line
+            raise InvalidInput(f"--resume: {state_path}'s random state is damaged ({type(exc).__name__})") from None
     t0 = time.time() - seconds
     history: list[dict] = list(state.get("history", [])) if resume else []
     g_value, d_value = float("nan"), None

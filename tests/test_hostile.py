@@ -718,3 +718,81 @@ def test_generated_records_never_crash_report_grid_or_html(kept_bench, tmp_path)
             assert len([line for line in err.splitlines() if line.strip()]) == 1, err
 
     run()
+
+
+def test_a_damaged_training_state_or_another_configuration_is_refused_in_one_line(tmp_path, tiny_folder):
+    """--resume onto a state that is truncated, a torch file of other content, or a run made with
+    other settings: one line, exit 2, the files untouched (never exit 1, never a silent restart)."""
+    out = tmp_path / "m.safetensors"
+    code, _, err = call_cli("train", "deep-jscc", "--data", tiny_folder, "--out", out, "--epochs", "1",
+                            "--crop", "32", "--batch", "2")
+    assert code == 0, err
+    assert_clean_error(*call_cli("train", "deep-jscc", "--data", tiny_folder, "--out", out, "--epochs", "2",
+                                 "--crop", "32", "--batch", "2", "--snr", "3", "--resume"), "snr_db")
+    state = out.with_suffix(".state.pt")
+    good = state.read_bytes()
+    for damaged in (good[: len(good) // 2], None, [1, 2, 3], {"optimizer": "x", "epoch": "many"}):
+        if damaged is None or isinstance(damaged, bytes):
+            state.write_bytes(damaged if damaged is not None else b"")
+        else:
+            torch.save(damaged, state)
+        before = out.read_bytes()
+        assert_clean_error(*call_cli("train", "deep-jscc", "--data", tiny_folder, "--out", out, "--epochs", "2",
+                                     "--crop", "32", "--batch", "2", "--resume"), "--resume")
+        assert out.read_bytes() == before
+    for trainer, extra in (("adjscc", ("--steps", "2")),):
+        out2 = tmp_path / f"{trainer}.safetensors"
+        code, _, err = call_cli("train", trainer, "--data", tiny_folder, "--out", out2, "--crop", "32",
+                                "--batch", "2", *extra)
+        assert code == 0, err
+        st = out2.with_suffix(".state.pt")
+        for damaged in ({"config": 3}, {"config": {}, "model": {}}, [0]):
+            torch.save(damaged, st)
+            assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", out2, "--crop", "32",
+                                         "--batch", "2", *extra, "--resume"), "--resume" if damaged != {"config": {}, "model": {}} else "")
+
+
+def test_a_5000_digit_number_in_a_results_file_or_a_queries_file_is_one_line(tmp_path, kodak_dir):
+    """Python refuses to read integers of more than 4,300 digits (ValueError, not a JSON error):
+    a record holding one is a malformed line, a queries file holding one is refused."""
+    good = '{"codec": "deep-jscc", "dataset": "kodak24", "image": "kodim01", "snr_db": 5.0, "seed": 0}'
+    big = tmp_path / "big.jsonl"
+    big.write_text(good.replace('"seed": 0', '"seed": ' + "9" * 5000) + "\n")
+    assert_clean_error(*call_cli("report", big), "not JSON")
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"image": "kodim01", "question": "what?", "n": ' + "1" * 5000 + "}\n")
+    assert_clean_error(*call_cli("bench", "kodak24", "--data", kodak_dir.parent, "--codecs", "deep-jscc",
+                                 "--limit", "1", "--snr", "5", "--queries", queries, "--out", tmp_path / "o.jsonl"),
+                       "not a JSON object")
+
+
+def test_a_signal_header_claiming_a_huge_picture_costs_its_8_bit_copy_not_gigabytes(tmp_path):
+    """A 20 KB bpg-ldpc signal file whose header says 6000x6000 (within the pixel limit): the
+    grey picture it decodes to is a view, and writing it holds the 8-bit copy and one band of
+    floats (before: three float32 copies, 1.3 GB for this size)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    sig = tmp_path / "s.npz"
+    code, _, err = call_cli("encode", "--codec", "bpg-ldpc", "--snr", "10", "--save-signal", sig, "-o", tmp_path / "a.png")
+    assert code == 0, err
+    big = tmp_path / "big.npz"
+    with zipfile.ZipFile(sig) as zin, zipfile.ZipFile(big, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "meta.npy":
+                meta = json.loads(bytes(np.load(io.BytesIO(data))).decode())
+                meta["header"]["height"] = meta["header"]["width"] = 6000
+                buf = io.BytesIO()
+                np.save(buf, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+                data = buf.getvalue()
+            zout.writestr(name, data)
+    probe = ("import resource, torch; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             "from semcodec.signal_file import decode_file; from semcodec.imageio import save_image; "
+             f"name, r = decode_file({str(big)!r}); save_image(r.image, {str(tmp_path / 'b.png')!r}); "
+             "print(r.status, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    status, grown_mb = r.stdout.split()
+    assert status == "decode_failed" and int(grown_mb) < 450, (r.stdout, r.stderr[-300:])

@@ -147,7 +147,7 @@ class BpgLdpcCodec(Codec):
 
         hdr = received.header
         h, w, n_bytes = hdr["height"], hdr["width"], hdr["payload_bytes"]
-        grey = torch.full((3, h, w), 0.5)
+        grey = torch.full((3, 1, 1), 0.5).expand(3, h, w)  # a view: a header's 64 MP costs no memory here
         link = DigitalLink.from_header(hdr, int(self.opts["iterations"]))
         info = {"mcs": link.mcs.name, "payload_bytes": n_bytes}
         if n_bytes == 0:

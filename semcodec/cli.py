@@ -6,8 +6,10 @@ No codec logic lives here, and nothing heavy is imported at module level, so
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -201,16 +203,53 @@ def check_output(path: Path | None, suffixes: tuple[str, ...] | None = None) -> 
     check_writable(path)
 
 
+def file_identity(path: Path | str) -> tuple | str:
+    """What makes two paths one file: device and inode where it exists (a hard link or a symlink
+    is the same file under another name), else the resolved path."""
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return os.path.realpath(path)
+
+
 def check_distinct(paths: dict[str, Path | None]) -> None:
-    """No output may overwrite the input or another output (``-o in.png`` on ``in.png``)."""
-    seen: dict[str, str] = {}
+    """No output may overwrite the input or another output (``-o in.png`` on ``in.png``, or on
+    a hard link to it)."""
+    seen: dict[tuple | str, str] = {}
     for what, path in paths.items():
         if path is None:
             continue
-        key = os.path.realpath(path)
-        if key in seen:
-            raise InvalidInput(f"{what} and {seen[key]} are the same file ({path}); choose another")
-        seen[key] = what
+        for key in {file_identity(path), os.path.realpath(path)}:
+            if key in seen:
+                raise InvalidInput(f"{what} and {seen[key]} are the same file ({path}); choose another")
+            seen[key] = what
+
+
+#: Files ``report --html DIR`` writes into DIR.
+HTML_OUTPUT = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png)$")
+
+
+def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None, results: list[Path],
+                         records: list[dict]) -> None:
+    """A report never writes over what it reads: the results files and every image a record
+    names (kept reconstructions, sources), whatever name or link the output reaches them by."""
+    protected: dict[tuple | str, str] = {}
+    for path in results:
+        protected[file_identity(path)] = str(path)
+    for rec in records:
+        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
+        for value in (*files.values(), rec.get("image_path")):
+            if isinstance(value, str) and value and len(value) < 4096 and os.path.isfile(value):
+                protected[file_identity(value)] = value
+    targets = {what: p for what, p in outputs.items() if p is not None}
+    if html_dir is not None and html_dir.is_dir():
+        with contextlib.suppress(OSError):
+            targets.update({f"--html {html_dir}": f for f in html_dir.iterdir() if HTML_OUTPUT.match(f.name)})
+    for what, path in targets.items():
+        if os.path.exists(path) and file_identity(path) in protected:
+            raise InvalidInput(f"{what} would overwrite {protected[file_identity(path)]}, which this report reads "
+                               f"({path}); choose another path")
 
 
 def check_device(device: str | None) -> None:
@@ -705,6 +744,7 @@ def report_cmd(
         from .comparison import compare
 
         vs_tables = compare(tables, kept, vs, bootstrap)
+    check_report_outputs({"--plot": plot_path, "--grid": grid_path, "--rd": rd_path}, html_dir, results, records)
     from .report import SKIPPED
 
     SKIPPED.clear()

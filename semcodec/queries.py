@@ -80,14 +80,33 @@ def _coco_image(images: Path, image_id: int) -> Path | None:
     return None
 
 
+#: The largest annotation file read (COCO's instances_train2014.json is ~330 MB): a bigger one
+#: is not one of theirs, and reading it would take that much memory several times over.
+MAX_ANNOTATION_BYTES = 1 << 30
+
+
+def _read_annotations(path: Path, what: str) -> str:
+    """A regular file of at most :data:`MAX_ANNOTATION_BYTES`, as text (a FIFO, a device or a
+    folder is refused before anything is read: ``/dev/zero`` would be read forever)."""
+    from .imageio import check_readable_file
+
+    check_readable_file(path, what)
+    if path.stat().st_size > MAX_ANNOTATION_BYTES:
+        raise DatasetError(f"{what} {path}: {path.stat().st_size / 2**30:.1f} GiB is larger than any COCO/VQA "
+                           f"annotation file (at most {MAX_ANNOTATION_BYTES >> 30} GiB are read)")
+    return path.read_text(encoding="utf-8")
+
+
 def read_vqav2(questions: str | Path, images: str | Path, limit: int | None = None) -> list[Sample]:
     """VQAv2 questions whose COCO image is in ``images`` (others are skipped, not fatal)."""
     questions, images = Path(questions), Path(images)
     if not images.is_dir():
         raise DatasetError(f"{images}: not a folder of COCO images")
     try:
-        data = json.loads(questions.read_text(encoding="utf-8"))
+        data = json.loads(_read_annotations(questions, "--vqa-questions"))
         items = data["questions"]
+        if not isinstance(items, list):
+            raise TypeError("questions is not a list")
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise DatasetError(f"{questions}: not a VQAv2 questions file ({type(exc).__name__})") from None
     out: list[Sample] = []
@@ -120,7 +139,7 @@ def unseen_objects_split(samples: list[Sample], instances: str | Path) -> tuple[
     """The paper's split: ``(train, test)`` = samples whose image shows no animal / shows one,
     from COCO instance annotations (``instances_*.json``)."""
     try:
-        data = json.loads(Path(instances).read_text(encoding="utf-8"))
+        data = json.loads(_read_annotations(Path(instances), "--coco-instances"))
         animal_ids = {c["id"] for c in data["categories"] if c["name"] in ANIMALS}
         with_animals = {str(a["image_id"]) for a in data["annotations"] if a["category_id"] in animal_ids}
         annotated = {str(a["image_id"]) for a in data["annotations"]}

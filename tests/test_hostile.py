@@ -796,3 +796,55 @@ def test_a_signal_header_claiming_a_huge_picture_costs_its_8_bit_copy_not_gigaby
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     status, grown_mb = r.stdout.split()
     assert status == "decode_failed" and int(grown_mb) < 450, (r.stdout, r.stderr[-300:])
+
+
+def test_no_report_or_encode_output_overwrites_an_input_by_another_name(tmp_path, kodak_dir):
+    """Outputs reaching an input through a hard link (or a symlink) are refused: the results file
+    under --plot or inside --html, the source image under encode -o."""
+    import shutil
+
+    results = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", "kodak24", "--data", kodak_dir.parent, "--codecs", "deep-jscc", "--limit", "1",
+                            "--snr", "5", "--out", results)
+    assert code == 0, err
+    original = results.read_bytes()
+    os.link(results, tmp_path / "hl.png")
+    (tmp_path / "sl.png").symlink_to(results)
+    for target in ("hl.png", "sl.png"):
+        assert_clean_error(*call_cli("report", results, "--plot", tmp_path / target), "which this report reads")
+    html = tmp_path / "html"
+    html.mkdir()
+    os.link(results, html / "snr.png")
+    assert_clean_error(*call_cli("report", results, "--html", html), "which this report reads")
+    assert results.read_bytes() == original
+    image = tmp_path / "in.png"
+    shutil.copy(kodak_dir / "kodim23.png", image)
+    os.link(image, tmp_path / "out.png")
+    before = image.read_bytes()
+    assert_clean_error(*call_cli("encode", image, "--codec", "deep-jscc", "-o", tmp_path / "out.png"), "same file")
+    assert image.read_bytes() == before
+
+
+def test_vqa_and_coco_annotation_files_from_anywhere_are_one_line_errors(tmp_path):
+    """--vqa-questions / --coco-instances: /dev/zero, a FIFO, a folder, a JSON nested 100,000 deep,
+    wrong types: a one-line SemcodecError each (never a hang, a RecursionError or a TypeError)."""
+    from semcodec.errors import SemcodecError
+    from semcodec.queries import Sample, read_vqav2, unseen_objects_split
+
+    images = tmp_path / "img"
+    images.mkdir()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    cases = [Path("/dev/zero"), fifo, tmp_path, deep]
+    for i, text in enumerate(['{"questions": 7}', '{"questions": "abc"}', '[1, 2]', '{"questions": [[1], {"image_id": []}]}',
+                              '{"categories": 3, "annotations": []}', '{"categories": [{"id": [1], "name": "dog"}]}']):
+        (tmp_path / f"t{i}.json").write_text(text)
+        cases.append(tmp_path / f"t{i}.json")
+    sample = [Sample(images / "x.jpg", "what is it?", "1")]
+    for path in cases:
+        for call in (lambda p: read_vqav2(p, images), lambda p: unseen_objects_split(sample, p)):
+            with pytest.raises(SemcodecError) as info:
+                call(path)
+            assert "\n" not in str(info.value)

@@ -4,6 +4,7 @@ Nothing here measures quality."""
 
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -287,3 +288,31 @@ def test_mismatched_checkpoints_long_questions_and_tampered_headers_are_one_line
     np.savez(tampered, **arrays)
     assert_clean_error(*call_cli("decode", tampered, "-o", tmp_path / "o.png", "--opt", f"checkpoint={kit['ckpt']}"),
                        "the receiver's checkpoint sends")
+
+
+def test_a_checkpoint_refuses_a_clipseg_of_the_same_shape_but_other_weights(kit, tiny_models, kodak_dir, tmp_path,
+                                                                            monkeypatch):
+    """The card records the frozen CLIPSeg's content fingerprint; another CLIPSeg of identical
+    layout (one weight changed) is refused in one line unless --allow-other-frozen, recorded."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    other = tmp_path / "clipseg"
+    shutil.copytree(tiny_models["clipseg"], other)
+    weights = next(other.rglob("*.safetensors"))
+    tensors = load_file(str(weights))
+    name = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 1)
+    tensors[name] = tensors[name] + 0.01
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    image = kodak_dir / "kodim23.png"
+    args = ("encode", image, "--codec", "uo-isc", "--query", "what?", "--snr", "20", "--opt", f"checkpoint={kit['ckpt']}")
+    trained_with = os.environ["SEMCODEC_CLIPSEG"]
+    monkeypatch.setenv("SEMCODEC_CLIPSEG", str(other))
+    assert_clean_error(*call_cli(*args), "--allow-other-frozen")
+    code, out, err = call_cli(*args, "--allow-other-frozen", "--json")
+    assert code == 0, err
+    assert json.loads(out)["config"]["options"]["allow_other_frozen"] is True
+    monkeypatch.setenv("SEMCODEC_CLIPSEG", trained_with)
+    code, _, err = call_cli(*args)  # the CLIPSeg it was trained with
+    assert code == 0, err

@@ -98,6 +98,8 @@ class UoIscCodec(Codec):
         "mcs": Option(None, "force the digital link's MCS, e.g. qpsk-1/2", flag=True),
         "margin_db": Option(1.0, "MCS safety margin below the design SNR (dB)", min=-10.0, max=30.0),
         "iterations": Option(20, "LDPC decoder iterations", min=1, max=200),
+        "allow_other_frozen": Option(False, "use the checkpoint with a CLIPSeg other than the one it was trained "
+                                            "with (its card's revision); recorded in the config", flag=True),
     }
     stream_kinds = {"indices": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "query": Str(1000), "checkpoint": Str(80),
@@ -151,9 +153,29 @@ class UoIscCodec(Codec):
         if arch["hidden"] != towers.hidden_size or arch["text_dim"] != towers.text_dim:
             problems.append(f"it was trained on a CLIPSeg of width {arch['hidden']} / text {arch['text_dim']}; "
                             f"this one has {towers.hidden_size} / {towers.text_dim}")
+        if not problems and not self.opts["allow_other_frozen"]:
+            trained, here = self._frozen_revisions()
+            if trained and here and trained != here:
+                problems.append(f"it was trained with CLIPSeg {trained}, and this machine's clipseg is {here}: "
+                                f"another model, whose features mean other things to its decoder "
+                                f"(--allow-other-frozen uses it anyway, recorded)")
         if problems:
             raise InvalidInput(f"uo-isc checkpoint {Path(str(self.opts['checkpoint'])).name}: {problems[0]}")
         return net, layers, towers
+
+    def _frozen_revisions(self) -> tuple[str | None, str | None]:
+        """The CLIPSeg revision the checkpoint's card records (an HF snapshot hash or the local
+        folder's content fingerprint) and the one this machine resolves now."""
+        import json
+
+        from ..provenance import component_provenance
+
+        try:
+            card = json.loads(Path(str(self.opts["checkpoint"])).with_suffix(".json").read_text())
+            trained = card["clipseg"]["revision"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None, None
+        return (trained if isinstance(trained, str) else None), component_provenance("clipseg")["revision"]
 
     def provenance_checkpoints(self) -> dict[str, str]:
         from ..checkpoints import file_sha256

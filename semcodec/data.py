@@ -213,7 +213,8 @@ def resolve(name_or_path: str, data: str | os.PathLike | None = None) -> tuple[s
         images = folder(p)
         if p.name in NAMED and not (p.name == "kodak24" and is_kodak24(images)):
             # a folder merely named like a verified set is labelled by its path, never as the set
-            return str(p), images
+            # (absolute: "kodak24/" or "./kodak24" would print as the set's own name)
+            return str(p.resolve()), images
         return p.name, images
     raise DatasetError(
         f"unknown dataset {name_or_path!r}: use one of {', '.join(NAMED)} or a folder of images"

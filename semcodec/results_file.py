@@ -166,6 +166,11 @@ def _pairs_noting_duplicates(seen: list[str]):
     return hook
 
 
+#: The longest line read as a record (a record with every text and metric is a few KB; a
+#: semantic codec's captions some tens): a longer one is skipped, never read whole into memory.
+MAX_LINE_BYTES = 16 << 20
+
+
 def read_results(path: str | Path) -> ReadResult:
     """Every usable record of ``path`` (a missing file holds none); never fatal on bad lines."""
     path = Path(path)
@@ -175,7 +180,12 @@ def read_results(path: str | Path) -> ReadResult:
     check_results_path(path)
     try:
         with open(path, "rb") as f:
-            for line in f:
+            while line := f.readline(MAX_LINE_BYTES + 1):
+                if len(line) > MAX_LINE_BYTES:  # no record is this long: skip it without holding it
+                    while line and not line.endswith(b"\n"):
+                        line = f.readline(1 << 20)
+                    out.malformed += 1
+                    continue
                 if not line.endswith(b"\n"):
                     out.torn_bytes = len(line)
                     break

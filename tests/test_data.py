@@ -74,3 +74,21 @@ def test_a_tampered_download_is_discarded(kodak_dir, tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="download was discarded"):
         data.kodak24(tmp_path)
     assert not (tmp_path / "kodak24" / "kodim03.png").exists()
+
+
+def test_a_copy_named_kodak24_is_labelled_by_its_path_however_it_is_spelt(kodak_dir, tmp_path, monkeypatch):
+    """A folder named kodak24 with one image changed is not the verified set: "kodak24/",
+    "./kodak24" and its absolute path all label it by its absolute path; the real one stays kodak24."""
+    import shutil
+
+    copy = tmp_path / "kodak24"
+    shutil.copytree(kodak_dir, copy)
+    raw = bytearray((copy / "kodim01.png").read_bytes())
+    raw[-20] ^= 1  # inside the last chunk's CRC: still a file, not the pinned one
+    (copy / "kodim01.png").write_bytes(bytes(raw))
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("kodak24/", "./kodak24", str(copy), str(copy) + "/"):
+        assert data.resolve(spelling)[0] == str(copy.resolve())
+    monkeypatch.chdir(kodak_dir.parent)
+    for spelling in ("kodak24/", "./kodak24"):
+        assert data.resolve(spelling)[0] == "kodak24"

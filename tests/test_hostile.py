@@ -848,3 +848,19 @@ def test_vqa_and_coco_annotation_files_from_anywhere_are_one_line_errors(tmp_pat
             with pytest.raises(SemcodecError) as info:
                 call(path)
             assert "\n" not in str(info.value)
+
+
+def test_a_line_longer_than_any_record_is_skipped_without_being_held(tmp_path):
+    from semcodec.results_file import MAX_LINE_BYTES, read_results
+
+    rec = json.loads(Path(__file__).parent.joinpath("..", "benchmarks", "results", "channels_kodak24.jsonl")
+                     .read_text().splitlines()[0])
+    path = tmp_path / "r.jsonl"
+    with open(path, "w") as f:
+        f.write(json.dumps(rec) + "\n")
+        f.write('{"codec": "' + "x" * (MAX_LINE_BYTES + 10) + '"}\n')
+        f.write(json.dumps({**rec, "image": "kodim02"}) + "\n")
+    found = read_results(path)
+    assert rec["image"] != "kodim02"
+    assert found.malformed == 1 and found.torn_bytes == 0
+    assert [r["image"] for r in found.records] == [rec["image"], "kodim02"]

@@ -643,7 +643,7 @@ def bench_cmd(
         raise InvalidInput(f"{asking} answers users' questions: give them with --queries FILE")
     with ResultsWriter(out) as writer, Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task(f"bench {name}", total=plan.total, last="")
 
         def on_record(rec: dict, cached: bool) -> None:
@@ -881,7 +881,7 @@ def train_deep_jscc_cmd(
     with Progress(
         TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True,
+        console=err_console, transient=True, disable=not err_console.is_terminal,  # a log gets no blank line
     ) as bar:
         task = bar.add_task("train", total=epochs, status="")
 

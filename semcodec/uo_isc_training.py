@@ -172,7 +172,7 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
         raise InvalidInput(f"--layers must be between 1 and {depth} (the CLIPSeg vision tower's depth)")
     size = towers.image_size
     # the frozen towers run without gradients; the decoder and critic train at the tower's size
-    check_memory(config.batch, size * size, 800 + 24 * config.width, config.device, "uo-isc")
+    check_memory(config.batch, size * size, 800 + 24 * config.width, config.device, "uo-isc", None)  # CLIPSeg's fixed size
     try:
         net = UoIscNet(towers.hidden_size, towers.text_dim, len(config.layers), config.reduce_dim, config.group,
                        config.codebook, config.levels, config.width, config.align)

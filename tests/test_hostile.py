@@ -864,3 +864,8 @@ def test_a_line_longer_than_any_record_is_skipped_without_being_held(tmp_path):
     assert rec["image"] != "kodim02"
     assert found.malformed == 1 and found.torn_bytes == 0
     assert [r["image"] for r in found.records] == [rec["image"], "kodim02"]
+
+
+def test_a_misspelt_component_in_semcodec_toml_is_named_not_ignored(tmp_path):
+    (tmp_path / "semcodec.toml").write_text('[models]\ncaptionr = "llava-hf/llava-1.5-7b-hf"\n')
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "no component 'captionr'")

@@ -92,6 +92,10 @@ def _toml_ids() -> dict[str, str]:
         raise InvalidInput(f"semcodec.toml: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
         raise InvalidInput("semcodec.toml: [models] must map component names to model ids or folders (strings)")
+    unknown = sorted(k for k in models if k not in COMPONENTS)
+    if unknown:  # a misspelt component would silently leave the default in use
+        raise InvalidInput(f"semcodec.toml: [models] has no component {unknown[0]!r} (components: "
+                           f"{', '.join(sorted(COMPONENTS))})")
     return dict(models)
 
 

@@ -605,7 +605,7 @@ def _bad_file(kind: str, tmp_path: Path):
         (tmp_path / "i.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
         return str(tmp_path / "i.svg")
     if kind == "gigapixel":
-        return str(write_png_header_bomb(tmp_path / "g.png", 100_000, 100_000))
+        return str(write_png_header_bomb(tmp_path / "bomb.png", 100_000, 100_000))
     if kind == "fifo":
         os.mkfifo(tmp_path / "fifo.png")
         return str(tmp_path / "fifo.png")

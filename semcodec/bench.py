@@ -184,6 +184,24 @@ def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, 
         emit(i, rec)
 
 
+def check_ids_unchanged(plan: BenchPlan, records: list[dict[str, Any]]) -> None:
+    """Refuse a resume whose images now have other ids than the results file gives them.
+
+    An image's id is its file stem, or its file name when another image beside it shares the
+    stem: putting ``a.jpg`` beside ``a.png`` turns ``a`` into ``a.png``. Resuming then would
+    compute ``a.png`` again and a report would count the one image twice.
+    """
+    by_path = {os.path.abspath(im.path): im.id for im in plan.images}
+    for rec in records:
+        path, old = rec.get("image_path"), rec.get("image")
+        if (isinstance(path, str) and path in by_path and rec.get("dataset") == plan.dataset
+                and by_path[path] != old):
+            raise InvalidInput(
+                f"{plan.out} has records of {path} as image {old!r}, which is now {by_path[path]!r} "
+                f"(another image in {os.path.dirname(path)} shares its name); move that image out "
+                "or write to another results file")
+
+
 def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None] | None = None,
               on_warning: Callable[[str], None] | None = None,
               writer: ResultsWriter | None = None, executor: Any | None = None) -> list[dict[str, Any]]:
@@ -211,6 +229,7 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
     if found.problems():
         warn(f"{plan.out}: ignored {found.problems()}")
     done = {record_key(r): r for r in deduplicate(found.records)}
+    check_ids_unchanged(plan, found.records)
     wanted = plan.metrics
     if wanted is None:
         from .registry import METRICS, names

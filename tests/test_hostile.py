@@ -364,6 +364,25 @@ def test_two_files_with_one_stem_are_two_images(tmp_path, kodak_dir):
     assert sorted(r["image"] for r in _records(out)) == ["a.jpg", "a.png"]
 
 
+def test_a_resume_after_a_namesake_was_added_is_refused_not_counted_twice(tmp_path, kodak_dir):
+    """a.png was benched as ``a``; a.jpg put beside it makes a.png's id ``a.png``: resuming into
+    the same file would compute it again under the new id and the report would count it twice."""
+    from PIL import Image
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    Image.open(kodak_dir / "kodim05.png").resize((64, 48)).save(folder / "a.png")
+    out = tmp_path / "r.jsonl"
+    args = ("bench", folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)
+    assert call_cli(*args)[0] == 0
+    before = out.read_bytes()
+    Image.open(kodak_dir / "kodim23.png").resize((64, 48)).save(folder / "a.jpg")
+    code, out_text, err = call_cli(*args)
+    assert_clean_error(code, out_text, err, "now 'a.png'")
+    assert out.read_bytes() == before
+    assert call_cli(*args[:-1], tmp_path / "other.jsonl")[0] == 0
+
+
 def test_a_resume_that_asks_for_another_metric_computes_it(tmp_path, tiny_folder):
     out = tmp_path / "r.jsonl"
     base = ("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--out", out)

@@ -316,3 +316,44 @@ class ChannelMixture(Channel):
             if h_m is not None:
                 h[sel] = h_m
         return y.reshape(x.shape), h.reshape(x.shape)
+
+
+def load_channel(name: str) -> type[Channel]:
+    """The channel class registered as ``name`` in the ``semcodec.channels`` entry-point group."""
+    from .registry import CHANNELS, load_subclass
+
+    return load_subclass(CHANNELS, name, Channel)
+
+
+def parse_channel_spec(spec: str):
+    """``NAME[:key=value,...]`` -> the channel block, parameters typed and range-checked against
+    what the channel declares (one line on anything else): ``rician:K=3``, ``rayleigh:coherence=256``."""
+    name, _, rest = str(spec).strip().partition(":")
+    cls = load_channel(name)
+    declared = getattr(cls, "params", {}) or {}
+    kwargs: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if key not in declared:
+            known = ", ".join(declared) or "none"
+            raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
+        if not eq or not value.strip():
+            raise InvalidInput(f"channel {name}: {key} needs a value ({key}=...)")
+        kind, _, lo, hi, _ = declared[key]
+        if key in kwargs:
+            raise InvalidInput(f"channel {name}: {key} is given twice")
+        if kind is str:  # lo: the choices
+            if value.strip() not in lo:
+                raise InvalidInput(f"channel {name}: {key} must be one of {', '.join(lo)}, got {value.strip()!r}")
+            kwargs[key] = value.strip()
+            continue
+        try:
+            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
+        except ValueError:
+            raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
+                               f"got {value.strip()!r}") from None
+        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
+            raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
+        kwargs[key] = v
+    return cls(**kwargs)

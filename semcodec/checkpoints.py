@@ -17,6 +17,9 @@ from typing import Any, Sequence
 
 from .errors import InvalidInput
 
+#: The header field that says which of a codec's checkpoints (by index) the transmitter used.
+CHECKPOINT_BITS = 4
+
 #: A header's checkpoint: a shipped name or a content hash.
 CHECKPOINT_ID = r"[A-Za-z0-9_.-]{1,80}|sha256:[0-9a-f]{64}"
 

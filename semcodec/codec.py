@@ -524,3 +524,10 @@ def build_record(codec: Codec, op: OperatingPoint, signal: Signal, recon: Recons
     if pilots:
         record["pilot_uses"] = pilots  # counted in channel_uses too
     return record
+
+
+def load_codec(name: str) -> type[Codec]:
+    """The codec class registered as ``name`` in the ``semcodec.codecs`` entry-point group."""
+    from .registry import CODECS, load_subclass
+
+    return load_subclass(CODECS, name, Codec)

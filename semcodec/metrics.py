@@ -169,7 +169,6 @@ def _lpips_model():
 
 @lru_cache(maxsize=None)
 def _metric_instance(name: str) -> Metric:
-    from .registry import load_metric
 
     return load_metric(name)()
 
@@ -188,7 +187,6 @@ def compute_metrics(
     Every name of :data:`STANDARD_METRICS` appears in ``values``: ``null`` with a reason in
     ``unavailable`` when it is not registered here, not requested or cannot be computed.
     """
-    from .registry import load_metric
 
     registered = available_metric_names()
     wanted = list(requested) if requested is not None else registered
@@ -351,3 +349,10 @@ class ClipCos(Metric):
         from .models.clip import ClipEmbedder
 
         return ClipEmbedder().cosine(data.source, data.reconstruction.image.cpu())
+
+
+def load_metric(name: str) -> type[Metric]:
+    """The metric class registered as ``name`` in the ``semcodec.metrics`` entry-point group."""
+    from .registry import METRICS, load_subclass
+
+    return load_subclass(METRICS, name, Metric)

@@ -1,6 +1,9 @@
 """Codecs, channels and metrics, found through entry points — the only registry there is.
 
-Built-in codecs are declared in ``pyproject.toml`` exactly like third-party plugins, so
+This is the bottom of the package: it knows entry-point groups and names, never what the
+objects are (each base class's module offers its own ``load_*``: :func:`semcodec.codec.load_codec`,
+:func:`semcodec.channel.load_channel`, :func:`semcodec.metrics.load_metric`,
+:func:`semcodec.train.load_trainer`). Built-in codecs are declared in ``pyproject.toml`` exactly like third-party plugins, so
 ``semcodec`` treats its own codecs and a plugin's the same way. Names are listed from the
 distribution metadata without importing any codec module; a module is imported only when its
 object is asked for, and a plugin that fails to import is reported for itself without breaking
@@ -85,7 +88,7 @@ def load(group: str, name: str) -> Any:
         ) from exc
 
 
-def _load_subclass(group: str, name: str, base: type) -> type:
+def load_subclass(group: str, name: str, base: type) -> type:
     """``load`` that also checks the object is a subclass of ``base`` (a plugin may register a
     function, an instance or a module by mistake; say so instead of failing later)."""
     obj = load(group, name)
@@ -94,57 +97,3 @@ def _load_subclass(group: str, name: str, base: type) -> type:
         raise PluginLoadError(f"{item.distribution} registers {name!r} as {item.target}, which is not a "
                               f"{base.__module__.split('.')[0]}.{base.__name__} subclass")
     return obj
-
-
-def load_codec(name: str) -> type:
-    from .codec import Codec
-
-    return _load_subclass(CODECS, name, Codec)
-
-
-def load_channel(name: str) -> type:
-    from .channel import Channel
-
-    return _load_subclass(CHANNELS, name, Channel)
-
-
-def load_metric(name: str) -> type:
-    from .metrics import Metric
-
-    return _load_subclass(METRICS, name, Metric)
-
-
-def parse_channel_spec(spec: str):
-    """``NAME[:key=value,...]`` -> the channel block, parameters typed and range-checked against
-    what the channel declares (one line on anything else): ``rician:K=3``, ``rayleigh:coherence=256``."""
-    from .errors import InvalidInput
-
-    name, _, rest = str(spec).strip().partition(":")
-    cls = load_channel(name)
-    declared = getattr(cls, "params", {}) or {}
-    kwargs: dict = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if key not in declared:
-            known = ", ".join(declared) or "none"
-            raise InvalidInput(f"channel {name}: unknown parameter {key!r} (parameters: {known})")
-        if not eq or not value.strip():
-            raise InvalidInput(f"channel {name}: {key} needs a value ({key}=...)")
-        kind, _, lo, hi, _ = declared[key]
-        if key in kwargs:
-            raise InvalidInput(f"channel {name}: {key} is given twice")
-        if kind is str:  # lo: the choices
-            if value.strip() not in lo:
-                raise InvalidInput(f"channel {name}: {key} must be one of {', '.join(lo)}, got {value.strip()!r}")
-            kwargs[key] = value.strip()
-            continue
-        try:
-            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
-        except ValueError:
-            raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
-                               f"got {value.strip()!r}") from None
-        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
-            raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
-        kwargs[key] = v
-    return cls(**kwargs)

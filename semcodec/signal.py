@@ -168,7 +168,7 @@ class Reconstruction:
 
 #: Version of the record layout. 2: ``effective_design_snr_db`` (was ``design_snr_db``, easily
 #: confused with the requested ``config.design_snr_db``); older records are migrated on read
-#: (:func:`semcodec.results_file.migrate`).
+#: (:func:`semcodec.bench.results_file.migrate`).
 RECORD_VERSION = 2
 
 
@@ -210,3 +210,20 @@ class Record(TypedDict, total=False):
     encode_s: float
     channel_s: float
     decode_s: float
+
+
+def parse_ratio(text: str) -> float:
+    """'1/12' or '0.0833' -> float in (0, 10]; anything else is a one-line error."""
+    from .errors import InvalidInput
+
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            value = float(num) / float(den)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInput(f"bandwidth must look like 1/12 or 0.083, got {text!r}") from None
+    if not 0 < value <= 10 or value != value:
+        raise InvalidInput(f"bandwidth ratio must be in (0, 10], got {text!r}")
+    return value

@@ -223,7 +223,7 @@ def receiver_codec(codec_name: str, config: dict[str, Any], device: str | None,
     """The codec a signal file's configuration describes, as the *receiver* builds it: options
     that name files are dropped from the file's configuration; ``options`` (the receiver's own
     command line) are applied on top."""
-    from .registry import load_codec
+    from .codec import load_codec
 
     cls = load_codec(codec_name)
     specs = cls.option_specs()
@@ -255,7 +255,7 @@ def decode_file(path: str | Path, device: str | None = None,
     built: dict[str, "Codec"] = {}
 
     def channel_of(shaped: Received):
-        from .registry import parse_channel_spec
+        from .channel import parse_channel_spec
 
         try:
             return parse_channel_spec(shaped.channel)

@@ -39,9 +39,10 @@ def test_symbols_have_unit_mean_energy_per_image_at_every_rate():
 def test_a_few_training_steps_lower_the_loss(tmp_path, train_dir):
     import random
 
-    from semcodec.adaptive_training import AdaptiveTrainConfig, augmented_crops, forward, train_adaptive
+    from semcodec.train.adjscc import AdaptiveTrainConfig, forward, train_adaptive
+    from semcodec.train.data import augmented_crops
     from semcodec.codecs.adjscc import load_model
-    from semcodec.training import _load_uint8, list_images
+    from semcodec.train.data import list_images, load_uint8 as _load_uint8
 
     config = AdaptiveTrainConfig(data=[str(train_dir)], steps=40, batch=4, crop=32, width=16, blocks=1,
                                  warmup=5, save_every=20, eval_every=1000, lr=3e-3, ema=0.9)
@@ -60,7 +61,7 @@ def test_a_few_training_steps_lower_the_loss(tmp_path, train_dir):
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, train_dir):
     from safetensors.torch import load_file
 
-    from semcodec.adaptive_training import AdaptiveTrainConfig, train_adaptive
+    from semcodec.train.adjscc import AdaptiveTrainConfig, train_adaptive
 
     config = AdaptiveTrainConfig(data=[str(train_dir)], steps=10, batch=2, crop=32, width=8, blocks=1,
                                  warmup=2, save_every=5, eval_every=1000)
@@ -107,7 +108,7 @@ def test_the_test_set_is_never_trained_on_and_a_resume_needs_a_state(tmp_path, t
 
 
 def test_save_load_gives_identical_outputs(tmp_path):
-    from semcodec.adaptive_training import save_adaptive
+    from semcodec.train.adjscc import save_adaptive
     from semcodec.codecs.adjscc import load_model
 
     model = AdaptiveJSCC(c_max=16, width=16, blocks=1).eval()

@@ -4,7 +4,7 @@ from semcodec.bench import BenchPlan, read_records, run_bench
 from semcodec.report import aggregate
 from semcodec.channel import AWGNChannel
 from semcodec.data import kodak24
-from semcodec.registry import load_codec
+from semcodec.codec import load_codec
 
 
 def _plan(kodak_dir, out, snrs=(0.0, 10.0)):

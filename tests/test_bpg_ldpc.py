@@ -99,7 +99,7 @@ def test_a_picture_smaller_than_its_budget_designs_for_the_frame_it_sends():
 def test_every_mcs_on_every_channel_and_size_keeps_the_budget_or_says_why_in_one_line(small_image, code):
     """Short frames and tiny images with the 6144-bit codes: a record within budget (the last
     codeword shortened to what fits), or a SemcodecError (the CLI's one line), never a crash."""
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
     from semcodec.errors import SemcodecError
     from semcodec.phy.mcs import mcs_list
     from semcodec.signal import budget_uses

@@ -80,7 +80,7 @@ def test_rayleigh_power_follows_the_exponential_law():
 
 @pytest.mark.parametrize("k", [0.0, 1.0, 3.0, 10.0])
 def test_rician_k_is_recovered_from_samples_and_the_mean_power_is_one(k):
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
 
     chan = parse_channel_spec(f"rician:K={k:g},coherence=1")
     _, h = chan(torch.ones(400_000, dtype=torch.complex64), 60.0, torch.Generator().manual_seed(3))
@@ -93,7 +93,7 @@ def test_rician_k_is_recovered_from_samples_and_the_mean_power_is_one(k):
 
 
 def test_channel_specs_are_typed_and_their_label_is_canonical():
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
     from semcodec.errors import SemcodecError
 
     assert parse_channel_spec("rician").label == "rician"
@@ -129,7 +129,7 @@ def test_estimated_csi_error_is_what_the_receiver_is_told(spec, snr_db):
     """The receiver equalises with h_hat and the variance effective_noise_var(N0): what remains,
     y - h_hat x, must have exactly that variance (N0 plus the LS estimation error), and at high
     SNR h_hat approaches the true channel (the error shrinks with N0)."""
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
 
     ch = parse_channel_spec(spec)
     x = unit_symbols(60_000, seed=3)
@@ -143,7 +143,7 @@ def test_estimated_csi_error_is_what_the_receiver_is_told(spec, snr_db):
 
 def test_estimated_csi_at_high_snr_approaches_perfect_csi():
     """LS over 16 pilots: the estimate's error is N0/16, so it vanishes as the SNR grows."""
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
 
     g = torch.Generator().manual_seed(5)
     x = torch.polar(torch.ones(64_000), torch.randint(0, 4, (64_000,), generator=g) * (math.pi / 2) + math.pi / 4)
@@ -157,7 +157,7 @@ def test_estimated_csi_at_high_snr_approaches_perfect_csi():
 
 def test_pilots_are_channel_uses_counted_in_the_budget_and_the_record():
     from semcodec.codecs.bpg_ldpc import BpgLdpcCodec
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
     from semcodec.sample import sample_image
 
     image = sample_image()
@@ -176,7 +176,7 @@ def test_pilots_are_channel_uses_counted_in_the_budget_and_the_record():
 
 
 def test_estimated_csi_needs_room_for_data_and_a_channel_with_fades():
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
 
     with pytest.raises(InvalidInput, match="no room for data"):
         parse_channel_spec("rayleigh:coherence=16,csi=estimated")

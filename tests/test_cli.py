@@ -44,7 +44,7 @@ def test_encode_json_prints_one_record_of_the_design_schema(kodak_dir, tmp_path)
 
 def test_uncoded_analog_psnr_rises_monotonically_with_snr(small_image):
     from semcodec.channel import AWGNChannel
-    from semcodec.registry import load_codec
+    from semcodec.codec import load_codec
 
     codec = load_codec("uncoded-analog")()
     psnrs = [codec.run(small_image, snr_db=s, channel=AWGNChannel(), metrics=["psnr"]).record["metrics"]["psnr"]

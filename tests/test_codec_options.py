@@ -56,7 +56,7 @@ def test_codecs_options_lists_types_defaults_and_flags():
 
 
 def test_records_are_versioned_and_old_ones_migrate_on_read(tmp_path):
-    from semcodec.results_file import read_results
+    from semcodec.bench.results_file import read_results
 
     code, out, err = call_cli("encode", "--codec", "deep-jscc", "--snr", "4", "--design-snr", "10", "--json")
     assert code == 0, err

@@ -38,7 +38,7 @@ def write(path: Path, records) -> Path:
 
 
 def compare_records(records, ref, metric="psnr", resamples=200):
-    from semcodec.comparison import add_derived, compare
+    from semcodec.report.comparison import add_derived, compare
     from semcodec.report import aggregate
 
     records = add_derived(records, metric)
@@ -47,7 +47,7 @@ def compare_records(records, ref, metric="psnr", resamples=200):
 
 # -- known answers ----------------------------------------------------------------------------------
 def test_a_curve_shifted_by_2_db_in_snr_saves_exactly_2_db_and_one_lifted_1_db_gains_exactly_1():
-    from semcodec.comparison import bd_metric, bd_snr
+    from semcodec.report.comparison import bd_metric, bd_snr
 
     s = np.array(SNRS)
     assert abs(bd_snr(s, curve(s), s - 2.0, curve(s)) - 2.0) < 1e-6
@@ -78,7 +78,7 @@ def test_the_same_known_answers_through_records_with_images_of_different_difficu
 
 
 def test_bandwidth_saving_from_a_sweep_at_one_snr():
-    from semcodec.comparison import bd_rate_saving
+    from semcodec.report.comparison import bd_rate_saving
 
     budgets = [1 / 48, 1 / 24, 1 / 12, 1 / 6]
     q = lambda k: 20 + 4 * math.log2(k * 48) + 0.3 * math.log2(k * 48) ** 2  # noqa: E731
@@ -103,11 +103,11 @@ def test_against_the_bjontegaard_package_and_scipy_on_a_real_pair():
     import bjontegaard
     from scipy.interpolate import PchipInterpolator
 
-    from semcodec.results_file import deduplicate, read_results
+    from semcodec.bench.results_file import deduplicate, read_results
 
     records = deduplicate(read_results(REAL).records)
     (vs,) = compare_records(records, "adjscc")
-    (table,) = __import__("semcodec.report", fromlist=["aggregate"]).aggregate(records, "psnr")
+    (table,) = __import__("semcodec.report.tables", fromlist=["aggregate"]).aggregate(records, "psnr")
     mean = {r.label: np.array([r.cells[s].mean for s in SNRS]) for r in table.rows}
     s = np.array(SNRS)
     ref, test = mean["adjscc"], mean["deep-jscc"]
@@ -129,7 +129,7 @@ def test_against_the_bjontegaard_package_and_scipy_on_a_real_pair():
 
 # -- uncertainty ------------------------------------------------------------------------------------------
 def test_the_paired_bootstrap_interval_covers_the_true_gain_in_about_95_percent_of_seeds():
-    from semcodec.comparison import bootstrap_bd
+    from semcodec.report.comparison import bootstrap_bd
 
     s = np.array(SNRS)
     hits, seeds = 0, range(100)
@@ -144,7 +144,7 @@ def test_the_paired_bootstrap_interval_covers_the_true_gain_in_about_95_percent_
 
 
 def test_a_paired_interval_is_narrower_than_an_unpaired_one_when_image_difficulty_dominates():
-    from semcodec.comparison import bootstrap_bd, paired_difference
+    from semcodec.report.comparison import bootstrap_bd, paired_difference
 
     rng = np.random.default_rng(7)
     s = np.array(SNRS)
@@ -212,7 +212,7 @@ def test_unknown_reference_and_curves_that_do_not_overlap_are_refused_in_one_lin
 
 
 def test_ms_ssim_in_db():
-    from semcodec.comparison import add_derived, ms_ssim_db
+    from semcodec.report.comparison import add_derived, ms_ssim_db
 
     assert abs(ms_ssim_db(0.9) - 10.0) < 1e-12 and abs(ms_ssim_db(0.99) - 20.0) < 1e-9 and ms_ssim_db(1.0) is None
     (r,) = add_derived([rec("a", "x", 0, 30, ms_ssim=1.0)], "ms_ssim_db")
@@ -276,7 +276,7 @@ def test_figures_as_pdf_and_svg_with_the_bound_dashed_and_the_html_shows_the_com
         code, _, err = call_cli("report", synth, "--vs", "ref", "--bootstrap", "200", "--plot", out)
         assert code == 0, err
         assert out.read_bytes().startswith(magic)
-    from semcodec import report
+    from semcodec.report import tables as report
 
     bound = [rec("capacity", "bound", s, 40 + s / 2, bound=True) for s in SNRS]
     seen = {}

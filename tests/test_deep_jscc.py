@@ -4,7 +4,8 @@ import torch
 from semcodec.channel import AWGNChannel, NoiselessChannel
 from semcodec.codecs.deep_jscc import DeepJsccCodec, choose_checkpoint, shipped_checkpoints
 from semcodec.networks.deep_jscc import DeepJSCC, power_normalize
-from semcodec.training import TrainConfig, save_checkpoint, train_deep_jscc
+from semcodec.train.checkpoint import save_checkpoint
+from semcodec.train.deep_jscc import TrainConfig, train_deep_jscc
 
 
 def test_power_normalisation_gives_unit_energy_per_image():
@@ -103,7 +104,7 @@ def test_a_checkpoint_of_ones_own_without_its_card_gives_a_writable_record(tmp_p
     import json
     import shutil
 
-    from semcodec.results_file import ResultsWriter
+    from semcodec.bench.results_file import ResultsWriter
 
     shipped = choose_checkpoint(1 / 12, 10.0)
     own = tmp_path / "mine.safetensors"

@@ -11,9 +11,9 @@ from conftest import TINY_OPTS, assert_clean_error, call_cli
 
 from semcodec.bench import BenchPlan, run_bench
 from semcodec.channel import AWGNChannel
-from semcodec.executors import LocalExecutor, RayExecutor, SerialExecutor
-from semcodec.registry import load_codec
-from semcodec.results_file import read_results, record_key
+from semcodec.bench.executors import LocalExecutor, RayExecutor, SerialExecutor
+from semcodec.codec import load_codec
+from semcodec.bench.results_file import read_results, record_key
 
 SNRS = [0.0, 12.0]
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[test]')")

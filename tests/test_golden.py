@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from semcodec.channel import AWGNChannel, RayleighChannel
-from semcodec.registry import CODECS, load_codec, names
+from semcodec.registry import CODECS, names
+from semcodec.codec import load_codec
 
 GOLDEN = Path(__file__).parent / "golden" / "records.json"
 CASES = [("uncoded-analog", "awgn", 5.0), ("deep-jscc", "awgn", 8.0), ("deep-jscc", "rayleigh", 8.0),
@@ -82,7 +83,7 @@ PHYSICAL_CODECS = ["bpg-ldpc", "bpg-capacity", "deep-jscc", "adjscc", "adjscc-fa
 def test_every_codec_runs_over_every_channel_within_its_budget(small_image, codec, channel):
     """The codecs that need no pretrained weights, over every channel on the golden image (the
     semantic codecs share the same links; their budget is checked above on the tiny kit)."""
-    from semcodec.registry import parse_channel_spec
+    from semcodec.channel import parse_channel_spec
     from semcodec.signal import budget_uses
 
     image = small_image[:, :96, :128]

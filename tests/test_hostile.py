@@ -190,7 +190,7 @@ def test_a_torn_last_line_is_moved_aside_and_the_resume_is_clean(tmp_path, tiny_
 
 
 def test_a_second_bench_on_the_same_out_is_refused(tmp_path, tiny_folder):
-    from semcodec.results_file import ResultsWriter
+    from semcodec.bench.results_file import ResultsWriter
 
     out = tmp_path / "r.jsonl"
     with ResultsWriter(out):
@@ -243,11 +243,11 @@ def test_disk_full_mid_write_leaves_no_partial_line_and_resumes(tmp_path, tiny_f
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr("semcodec.results_file.os.write", full_after_two)
+    monkeypatch.setattr("semcodec.bench.results_file.os.write", full_after_two)
     code, o, e = call_cli(*base)
     assert_clean_error(code, o, e, "the disk is full")
     assert len(_records(out)) == 2  # the two written records are whole; no torn line
-    monkeypatch.setattr("semcodec.results_file.os.write", real_write)  # space is back
+    monkeypatch.setattr("semcodec.bench.results_file.os.write", real_write)  # space is back
     assert call_cli(*base)[0] == 0
     recs = _records(out)
     assert len(recs) == 6 and len(set(_keys(recs))) == 6
@@ -503,7 +503,7 @@ def test_an_image_replaced_during_a_bench_is_recorded_under_the_hash_of_the_byte
     from semcodec.bench import BenchPlan, file_digest, run_bench
     from semcodec.channel import AWGNChannel
     from semcodec.data import folder as dataset_folder
-    from semcodec.registry import load_codec
+    from semcodec.codec import load_codec
 
     ds = tmp_path / "ds"
     ds.mkdir()
@@ -870,7 +870,7 @@ def test_vqa_and_coco_annotation_files_from_anywhere_are_one_line_errors(tmp_pat
 
 
 def test_a_line_longer_than_any_record_is_skipped_without_being_held(tmp_path):
-    from semcodec.results_file import MAX_LINE_BYTES, read_results
+    from semcodec.bench.results_file import MAX_LINE_BYTES, read_results
 
     rec = json.loads(Path(__file__).parent.joinpath("..", "benchmarks", "results", "channels_kodak24.jsonl")
                      .read_text().splitlines()[0])

@@ -131,7 +131,7 @@ def test_noise_variance_is_the_one_db_to_n0_rule():
 
 
 def test_encode_takes_an_explicit_operating_point(small_image):
-    from semcodec.registry import load_codec
+    from semcodec.codec import load_codec
 
     codec = load_codec("bpg-ldpc")()
     image = small_image[:, :64, :96]

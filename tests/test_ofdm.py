@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from semcodec.registry import parse_channel_spec
+from semcodec.channel import parse_channel_spec
 from semcodec.errors import SemcodecError
 
 

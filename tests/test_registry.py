@@ -3,6 +3,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from semcodec import registry
+from semcodec.codec import load_codec
 from semcodec.errors import RegistryConflict, UnknownName
 
 
@@ -49,18 +50,18 @@ def test_broken_plugin_is_reported_and_others_still_load(fake_entry_points):
     fake_entry_points(_ep("broken", "semcodec_no_such_module:X", "bad-plugin"),
                       _ep("deep-jscc", "semcodec.codecs.deep_jscc:DeepJsccCodec", "semcodec"))
     with pytest.raises(registry.PluginLoadError) as err:
-        registry.load_codec("broken")
+        load_codec("broken")
     assert "bad-plugin" in str(err.value)
-    assert registry.load_codec("deep-jscc").name == "deep-jscc"
+    assert load_codec("deep-jscc").name == "deep-jscc"
     with pytest.raises(UnknownName):
-        registry.load_codec("nope")
+        load_codec("nope")
 
 
 def test_codecs_command_shows_a_broken_plugin_without_failing(fake_entry_points, capsys):
-    from semcodec import cli
+    from semcodec.cli import transmit
 
     fake_entry_points(_ep("broken", "semcodec_no_such_module:X", "bad-plugin"),
                       _ep("deep-jscc", "semcodec.codecs.deep_jscc:DeepJsccCodec", "semcodec"))
-    cli.codecs_cmd()
+    transmit.codecs_cmd()
     out = capsys.readouterr().out
     assert "broken" in out and "deep-jscc" in out

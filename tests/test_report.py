@@ -114,7 +114,7 @@ def test_grid_rows_follow_the_seed_and_rd_lines_follow_the_configuration(two_set
     assert code == 0, err
     (table,) = aggregate(read_records(out))
     assert [r.seed for r in table.rows] == [0, 1]
-    from semcodec import report
+    from semcodec.report import tables as report
 
     seen = {}
     real = report._thumb

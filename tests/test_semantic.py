@@ -11,7 +11,7 @@ from conftest import TINY_OPTS, run_cli
 from semcodec.channel import AWGNChannel
 from semcodec.channel import noise_variance
 from semcodec.links.text import ALPHABET, bits_to_text, decode_text, encode_text, text_to_bits, to_alphabet
-from semcodec.registry import load_codec
+from semcodec.codec import load_codec
 
 SEMANTIC = ["multi-sc", "single-text", "vlm-csc"]
 

@@ -24,7 +24,7 @@ CODECS = ("deep-jscc", "bpg-ldpc", "uncoded-analog")
 def signals(tmp_path_factory, small_image):
     """A real signal file of each codec (AWGN, and deep-jscc also over Rayleigh)."""
     from semcodec.channel import AWGNChannel, RayleighChannel
-    from semcodec.registry import load_codec
+    from semcodec.codec import load_codec
     from semcodec.signal_file import save_received
 
     folder = tmp_path_factory.mktemp("signals")

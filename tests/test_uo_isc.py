@@ -39,7 +39,7 @@ def kit(tiny_models, kodak_dir, tmp_path_factory):
 
 
 def _codec(kit, **opts):
-    from semcodec.registry import load_codec
+    from semcodec.codec import load_codec
 
     return load_codec("uo-isc")(checkpoint=str(kit["ckpt"]), **opts)
 
@@ -55,7 +55,7 @@ def test_the_card_says_how_it_was_trained(kit):
 def test_a_step_of_each_phase_lowers_its_loss(tiny_models, small_image):
     from semcodec.models.clipseg import ClipSegTowers
     from semcodec.networks.uo_isc import PatchDiscriminator, UoIscNet
-    from semcodec.uo_isc_training import UoIscTrainConfig, critic_step, generator_loss
+    from semcodec.train.uo_isc import UoIscTrainConfig, critic_step, generator_loss
 
     torch.manual_seed(0)
     towers = ClipSegTowers("cpu")
@@ -103,7 +103,7 @@ def test_the_relevance_loss_is_zero_for_the_original_and_has_gradients(tiny_mode
 
 def test_saved_and_loaded_checkpoint_gives_identical_outputs(kit, tmp_path):
     from semcodec.codecs.uo_isc import load_checkpoint
-    from semcodec.uo_isc_training import save
+    from semcodec.train.uo_isc import save
 
     net, layers, card = load_checkpoint(str(kit["ckpt"]), "cpu")
     copy = tmp_path / "copy.safetensors"
@@ -265,7 +265,7 @@ def test_mismatched_checkpoints_long_questions_and_tampered_headers_are_one_line
     import numpy as np
 
     from semcodec.codecs.uo_isc import load_checkpoint
-    from semcodec.uo_isc_training import save
+    from semcodec.train.uo_isc import save
 
     image = kodak_dir / "kodim23.png"
     net, _, card = load_checkpoint(str(kit["ckpt"]), "cpu")

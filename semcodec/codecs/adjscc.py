@@ -20,12 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..checkpoints import CHECKPOINT_ID, card_beside, file_sha256, header_id, receiver_checkpoint, shipped_cards
+from ..checkpoints import CHECKPOINT_BITS, CHECKPOINT_ID, card_beside, file_sha256, header_id, receiver_checkpoint, shipped_cards
 from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
 from ..signal import Reconstruction, Signal
-from .deep_jscc import CHECKPOINT_BITS
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -49,7 +49,7 @@ def _ergodic_by_sampling(snr: float, channel: str, params: dict) -> float:
     """``E[log2(1 + |h|^2 SNR)]`` over 2^18 fades the channel block draws (fixed seed)."""
     import torch
 
-    from ..registry import load_channel
+    from ..channel import load_channel
 
     cls = load_channel(channel)
     kwargs = {k: v for k, v in params.items() if k in getattr(cls, "params", {})}

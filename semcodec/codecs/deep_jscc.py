@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..checkpoints import CHECKPOINT_ID, card_beside, file_sha256, header_id, receiver_checkpoint, shipped_cards
+from ..checkpoints import CHECKPOINT_BITS, CHECKPOINT_ID, card_beside, file_sha256, header_id, receiver_checkpoint, shipped_cards
 from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Obj, Str
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from ..links.analog import AnalogLink
     from ..signal import Received
 
-#: Header: the analog link's image height and width (32 bits) and the checkpoint index (4 bits).
-CHECKPOINT_BITS = 4
+#: Header: the analog link's image height and width (32 bits) and the checkpoint index
+#: (:data:`~semcodec.checkpoints.CHECKPOINT_BITS`).
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from ..codec import Option
 from ..errors import InvalidInput, SignalFileError
 from ..schema import SIDE, Bool, Int, ListOf, Obj, Str
 from ..signal import Reconstruction, Signal
-from .deep_jscc import CHECKPOINT_BITS, HEADER_SCHEMA as SLICE_HEADER
+from ..checkpoints import CHECKPOINT_BITS
+from .deep_jscc import HEADER_SCHEMA as SLICE_HEADER
 from .semantic import TEXT_LENGTH_BITS, TEXT_LENGTHS, SemanticCodec
 
 if TYPE_CHECKING:

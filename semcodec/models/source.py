@@ -77,6 +77,15 @@ def set_override(key: str, model_id: str) -> None:
     _overrides[key] = model_id
 
 
+def apply_overrides(items: list[str] | None) -> None:
+    """``--model COMPONENT=ID`` values -> :func:`set_override` for each (one line on a bad one)."""
+    for item in items or []:
+        if "=" not in item:
+            raise InvalidInput(f"--model wants COMPONENT=ID, got {item!r}")
+        key, value = item.split("=", 1)
+        set_override(key.strip(), value.strip())
+
+
 def _toml_ids() -> dict[str, str]:
     path = Path("semcodec.toml")
     if not path.is_file():

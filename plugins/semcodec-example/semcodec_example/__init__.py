@@ -1,1 +1,1 @@
-"""Example plugin for semcodec: how a third-party package registers a codec."""
+"""Example plugin for semcodec: how a third-party package registers a codec and a trainer."""

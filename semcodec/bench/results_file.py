@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
-from .signal import RECORD_VERSION
+from ..errors import InvalidInput
+from ..signal import RECORD_VERSION
 
 STATUSES = ("ok", "decode_failed", "skipped")
 
@@ -373,7 +373,7 @@ class ResultsWriter:
 def skipped_record(dataset: str, image: str, codec: str, snr_db: float, channel: str, seed: int,
                    config: dict[str, Any], reason: str) -> dict[str, Any]:
     """The record of an item that could not be attempted (a bad image): says why, has no metrics."""
-    from . import __version__
+    from .. import __version__
 
     return {"codec": codec, "dataset": dataset, "image": image, "snr_db": float(snr_db),
             "channel": channel, "seed": int(seed), "status": "skipped", "reason": reason,

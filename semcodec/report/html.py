@@ -15,8 +15,8 @@ from urllib.parse import quote
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
-from .report import Table, aggregate, cell_text, grid, metric_label, plot, rd_plot, row_key
+from ..errors import InvalidInput
+from .tables import Table, aggregate, cell_text, grid, metric_label, plot, rd_plot, row_key
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -110,12 +110,12 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
                  "✗N: N images decode_failed (still averaged in)</p>")
     parts += [_table_html(t) for t in tables]
     if vs_tables:
-        from .report_formats import vs_html
+        from .formats import vs_html
 
         parts.append(f"<h2>Against {html.escape(vs_tables[0].reference)}</h2>" + vs_html(vs_tables))
     curves = plot(tables, folder / "snr.png")
     parts.append(f"<h2>{html.escape(metric_label(metric))} vs SNR</h2>{_img(curves, 'curves')}")
-    from .report import dataset_key
+    from .tables import dataset_key
 
     groups = sorted({(dataset_key(r), r["channel"]) for r in records if r.get("status") != "skipped"})
     for n, (key, channel) in enumerate(groups):

@@ -35,8 +35,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import InvalidInput
-from .report import NAMES, UNITS, Row, Table, _preferred, dataset_key, item_key, row_key
+from ..errors import InvalidInput
+from .tables import NAMES, UNITS, Row, Table, _preferred, dataset_key, item_key, row_key
 
 BOOTSTRAP = 2000  #: resamples, unless asked otherwise
 SEED = 0  #: the bootstrap's seed: the same records give the same intervals
@@ -160,7 +160,7 @@ class VsTable:
 
     @property
     def title(self) -> str:
-        from .report import channel_name
+        from .tables import channel_name
 
         return f"{self.dataset}, {channel_name(self.channel)}: {metric_name(self.metric)} vs {self.reference}"
 

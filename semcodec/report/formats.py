@@ -1,7 +1,7 @@
 """Paper-ready renderings of the report: LaTeX (booktabs), a CSV laid out for pgfplots, and the
 ``--vs`` comparison as text, markdown, CSV, HTML and JSON.
 
-Every number of a ``--vs`` rendering comes from :mod:`semcodec.comparison`'s objects; the JSON
+Every number of a ``--vs`` rendering comes from :mod:`.comparison`'s objects; the JSON
 holds all of them (and more: the unpaired intervals, the integration ranges)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from .comparison import Interval, VsTable, metric_name
-from .errors import InvalidInput
-from .report import NAMES, UNITS, Table, _fmt, _ratio, channel_name, metric_label, to_json
+from ..errors import InvalidInput
+from .tables import NAMES, UNITS, Table, _fmt, _ratio, channel_name, metric_label, to_json
 
 SIGNIFICANT = "*"
 
@@ -361,7 +361,7 @@ def render(fmt: str, tables: list[Table], vs_tables: list[VsTable] | None) -> st
     if fmt == "json":
         return json_with_vs(tables, vs_tables)
     if fmt == "markdown":
-        from .report import to_markdown
+        from .tables import to_markdown
 
         return to_markdown(tables) + "\n" + vs_markdown(vs_tables)
     if fmt == "csv":

@@ -1,7 +1,7 @@
 """Where a bench's work units run: this process, local worker processes (``-j N``), or Ray.
 
-Every executor takes the same :class:`~semcodec.bench.WorkUnit` list and streams records back to
-the driver (:func:`semcodec.bench.run_bench`), which alone writes the results file — so resume
+Every executor takes the same :class:`~semcodec.bench.plan.WorkUnit` list and streams records back to
+the driver (:func:`semcodec.bench.runner.run_bench`), which alone writes the results file — so resume
 and no-duplicate guarantees are the same whatever runs the work. A worker builds its codecs once
 (heavy models load once per worker, never per record) from the codecs' own configurations
 (:meth:`~semcodec.codec.Codec.from_config`), and the model ids and pixel limit this process was
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import InvalidInput, MissingExtra
+from ..errors import InvalidInput, MissingExtra
 
 if TYPE_CHECKING:
-    from .bench import BenchPlan, WorkerContext, WorkUnit
+    from .plan import BenchPlan, WorkerContext, WorkUnit
 
 #: How many times a unit whose worker died is given to another worker.
 MAX_RETRIES = 2
@@ -53,8 +53,8 @@ class WorkerSpec:
 
     @classmethod
     def of(cls, plan: "BenchPlan", threads: int) -> "WorkerSpec":
-        from .limits import max_pixels
-        from .models.source import _overrides
+        from ..limits import max_pixels
+        from ..models.source import _overrides
 
         codecs = {key: (c.name, c.config(), c.device) for key, c in plan.codecs.items()}
         return cls(plan.dataset, codecs, plan.channel, plan.seed, plan.metrics, plan.keep_images,
@@ -63,10 +63,10 @@ class WorkerSpec:
     def build(self) -> "WorkerContext":
         """This worker's context: thread counts set, overrides applied, codecs built once."""
         limit_threads(self.threads)
-        from .bench import WorkerContext
-        from .limits import set_max_pixels
-        from .models.source import set_override
-        from .registry import load_codec
+        from .plan import WorkerContext
+        from ..limits import set_max_pixels
+        from ..models.source import set_override
+        from ..codec import load_codec
 
         set_max_pixels(self.max_pixels)
         for key, value in self.model_overrides.items():
@@ -83,7 +83,7 @@ def limit_threads(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
-    from .source_coding.hevc import set_threads
+    from ..source_coding.hevc import set_threads
 
     torch.set_num_threads(threads)
     set_threads(threads)
@@ -122,7 +122,8 @@ class SerialExecutor:
     default: exactly the behaviour of a bench without ``-j``)."""
 
     def run(self, plan: "BenchPlan", units: list["WorkUnit"], receive: Receive) -> None:
-        from .bench import context_of, run_unit
+        from .plan import context_of
+        from .worker import run_unit
 
         ctx = context_of(plan)
         for unit in units:
@@ -163,7 +164,7 @@ def _local_worker(spec: WorkerSpec, inbox, outbox, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
-    from .bench import run_unit
+    from .worker import run_unit
 
     try:
         ctx = spec.build()
@@ -293,7 +294,7 @@ class RayWorker:
         return os.getpid()
 
     def run_unit(self, unit: "WorkUnit") -> list[tuple[int, dict[str, Any]]]:
-        from .bench import run_unit
+        from .worker import run_unit
 
         out: list[tuple[int, dict[str, Any]]] = []
         run_unit(self.ctx, unit, lambda i, rec: out.append((i, rec)))
@@ -302,7 +303,7 @@ class RayWorker:
 
 def ray_module():
     """``ray``, or a one-line error saying how to install it."""
-    from .extras import require
+    from ..extras import require
 
     require(("ray",), "--executor ray", extra="ray")
     import ray

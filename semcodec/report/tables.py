@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 #: Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -107,7 +107,7 @@ def _digest(rec: dict[str, Any]) -> str:
 def row_key(rec: dict[str, Any], metric: str | None = None) -> tuple:
     """What one row of a table averages over: codec, configuration digest, seed and (for a metric
     computed by a model, e.g. CLIP) that model."""
-    from .provenance import metric_model_identity
+    from ..provenance import metric_model_identity
 
     ident = metric_model_identity(rec, metric) if metric else None
     return (rec["codec"], _digest(rec), int(rec["seed"]), json.dumps(ident, sort_keys=True) if ident else "")
@@ -126,7 +126,7 @@ _CURRENT: dict[str, str | None] = {}
 def _current_digest(path: str) -> str | None:
     """The image file's content hash now (as the bench computes it), or ``None`` if it is gone."""
     if path not in _CURRENT:
-        from .bench import file_digest
+        from ..bench.plan import file_digest
 
         _CURRENT[path] = file_digest(Path(path))
     return _CURRENT[path]
@@ -439,8 +439,8 @@ SKIPPED: list[str] = []
 def _thumb(path: Any, width: int = 240):
     """A thumbnail of the image file ``path``, or ``None`` (noted in :data:`SKIPPED`) when it is
     not a regular, readable image under the pixel limit: one bad file never stops the grid."""
-    from .errors import SemcodecError
-    from .imageio import open_rgb
+    from ..errors import SemcodecError
+    from ..imageio import open_rgb
 
     if not isinstance(path, str):
         SKIPPED.append(f"not a file name: {path!r}"[:120])

@@ -16,9 +16,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
-from .errors import DatasetError, InvalidInput
+from ..errors import DatasetError, InvalidInput
+from .checkpoint import changed_settings, check_resume, load_state, save_checkpoint, state_path
+from .trainer import Trainer, TrainOption, TrainRun
+from .data import BYTES_PER_PIXEL, check_held_out, check_memory, list_images, load_uint8, random_crops
 
 
 @dataclass
@@ -46,46 +49,10 @@ class TrainConfig:
 RESUMABLE_CHANGES = frozenset({"epochs", "device", "val_every"})
 
 
-def list_images(folders: list[str]) -> list[Path]:
-    """All image files directly inside ``folders`` (sorted, so runs are reproducible)."""
-    from .data import folder
-
-    return [image.path for f in folders for image in folder(f, "training data")]
-
-
-def _load_uint8(files: list[Path], device) -> list:
-    import numpy as np
-    import torch
-
-    from .imageio import open_rgb
-
-    return [
-        torch.from_numpy(np.asarray(open_rgb(f), dtype=np.uint8).copy()).permute(2, 0, 1).to(device)
-        for f in files
-    ]
-
-
-def random_crops(images: list, n: int, crop: int, rng: random.Random, rotate: bool = False):
-    """``n`` random ``crop``x``crop`` patches with random horizontal flips (and, with ``rotate``,
-    a random multiple of 90° rotation), ``[n, 3, crop, crop]`` in [0, 1]."""
-    import torch
-
-    out = []
-    for _ in range(n):
-        img = images[rng.randrange(len(images))]
-        h, w = img.shape[-2:]
-        top, left = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
-        patch = img[:, top : top + crop, left : left + crop]
-        if rng.random() < 0.5:
-            patch = patch.flip(-1)
-        out.append(torch.rot90(patch, rng.randrange(4), dims=(-2, -1)) if rotate else patch)
-    return torch.stack(out).float().div_(255.0)
-
-
 def forward_through_channel(model, x, channel, snr_db: float, generator=None):
     """Encoder -> project channel -> MMSE equaliser -> decoder, through the bench's own
     :class:`~semcodec.links.analog.AnalogLink` path; returns the reconstruction."""
-    from .links.analog import AnalogLink
+    from ..links.analog import AnalogLink
 
     return AnalogLink(model, model.c / 96).forward(x, snr_db, channel, generator)
 
@@ -107,86 +74,6 @@ def evaluate_psnr(model, images: list, channel, snr_db: float, seed: int = 1234)
     return sum(psnrs) / len(psnrs)
 
 
-def save_checkpoint(path: Path, model, card: dict, optimizer=None, epoch: int = 0) -> None:
-    """Write ``path`` (safetensors weights), ``path.json`` (card) and, for resuming, a state file."""
-    import torch
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    if optimizer is not None:
-        torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch}, path.with_suffix(".state.pt"))
-
-
-def check_resume(out: Path, resume: bool, force: bool = False) -> None:
-    """A trained model is work: never replace it silently. Without ``--resume`` an existing
-    checkpoint (or its card or training state) is refused unless ``--force``; ``--resume``
-    without a training state would silently start over: refuse that too."""
-    state_path = out.with_suffix(".state.pt")
-    if resume and force:
-        raise InvalidInput("--resume continues a run and --force replaces it: give one of them")
-    if not resume and not force:
-        existing = [p for p in (out, out.with_suffix(".json"), state_path) if p.exists()]
-        if existing:
-            raise InvalidInput(f"--out: {existing[0]} exists (a trained model's files); add --resume to continue "
-                               "that run or --force to replace it")
-    if resume and out.exists() and not state_path.exists():
-        raise InvalidInput(f"--resume: {out} exists but its training state {state_path.name} does not; "
-                           "remove --resume and add --force to start over (it overwrites the file)")
-    if resume and not state_path.exists():
-        raise InvalidInput(f"--resume: nothing to resume (no training state {state_path}); remove --resume to start")
-
-
-#: Measured peak training memory per pixel of a batch (forward + backward, float32, CPU), with a
-#: margin: deep JSCC ~430 B, adjscc at width 64 ~1,035 B (grows with the width).
-BYTES_PER_PIXEL = {"deep-jscc": 600, "adjscc": 1400}
-
-
-def available_memory(device: str) -> int | None:
-    """Bytes free for a training run on ``device`` (``None`` when it cannot be told)."""
-    try:
-        if str(device).startswith("cuda"):
-            import torch
-
-            return int(torch.cuda.mem_get_info(torch.device(device))[0])
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001 - no estimate is better than a wrong refusal
-        return None
-
-
-def check_memory(batch: int, pixels: int, bytes_per_pixel: float, device: str, what: str,
-                 size_option: str | None = "--crop") -> None:
-    """Memory follows ``--batch`` x crop, not the data: estimate one step before the first one
-    and refuse in one line past what the machine has (the kernel would kill the run silently).
-    ``size_option``: the trainer's option that sets the pixels (``None``: a fixed input size)."""
-    need = batch * pixels * bytes_per_pixel
-    free = available_memory(device)
-    if free is not None and need > 0.8 * free:
-        raise InvalidInput(f"--batch {batch}: one training step of {what} needs about {need / 2**30:.1f} GiB "
-                           f"({batch} x {pixels:,} pixels), more than the {free / 2**30:.1f} GiB free on {device}; "
-                           f"lower --batch{f' or {size_option}' if size_option else ''}")
-
-
-def check_held_out(train: list[Path], held_out: list[Path]) -> bool:
-    """Refuse training on a test image: any file of the kodak24 test set (by its pinned SHA-256,
-    wherever it lies and whatever it is called) or of the evaluation folder. Returns whether the
-    evaluation set is exactly kodak24 (so a card may call its curve the kodak24 curve)."""
-    from .data import KODAK24_SHA256, sha256
-
-    kodak = set(KODAK24_SHA256.values())
-    held = {sha256(p): p for p in held_out}
-    for path in train:
-        digest = sha256(path)
-        if digest in kodak:
-            raise InvalidInput(f"training data {path} is a kodak24 image: kodak24 is the test set, never trained on")
-        if digest in held:
-            raise InvalidInput(f"training data {path} is also in the evaluation data ({held[digest]})")
-    return bool(held) and set(held) == kodak
-
-
 def train_deep_jscc(
     config: TrainConfig,
     out: Path,
@@ -202,8 +89,8 @@ def train_deep_jscc(
     import torch
     from safetensors.torch import load_file
 
-    from .networks.deep_jscc import DeepJSCC, channels_for_ratio
-    from .registry import load_channel
+    from ..networks.deep_jscc import DeepJSCC, channels_for_ratio
+    from ..channel import load_channel
 
     try:
         c = channels_for_ratio(config.bandwidth)
@@ -226,8 +113,8 @@ def train_deep_jscc(
         val_files = train_files[::20]
         train_files = [f for i, f in enumerate(train_files) if i % 20]
     check_held_out(train_files, [])  # never kodak24; --val is the user's own monitoring split
-    train_imgs = [im for im in _load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
-    val_imgs = _load_uint8(val_files, device)
+    train_imgs = [im for im in load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
+    val_imgs = load_uint8(val_files, device)
     if not train_imgs:
         raise DatasetError(f"no training image is at least {config.crop} px on each side")
 
@@ -235,8 +122,7 @@ def train_deep_jscc(
     model = DeepJSCC(c).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch = 0
-    state_path = out.with_suffix(".state.pt")
-    if resume and state_path.exists():
+    if resume and state_path(out).exists():
         try:
             old = json.loads(out.with_suffix(".json").read_text()).get("config")
         except (OSError, ValueError, AttributeError):
@@ -244,13 +130,13 @@ def train_deep_jscc(
         if not isinstance(old, dict):
             raise InvalidInput(f"--resume: {out.with_suffix('.json').name} (the card) is missing or damaged: "
                                "the run's configuration is unknown")
-        changed = sorted(k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and old.get(k) != v)
+        changed = changed_settings(old, asdict(config), RESUMABLE_CHANGES)
         if changed:
             raise InvalidInput(f"--resume: the run was made with other {', '.join(changed)} "
                                f"({', '.join(f'{k}={old.get(k)!r}' for k in changed)})")
+        state = load_state(out, device, "a deep-jscc training state", ("optimizer", "epoch"))
         try:
             model.load_state_dict(load_file(str(out), device=str(device)))
-            state = torch.load(state_path, map_location=device, weights_only=True)
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = int(state["epoch"])
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
@@ -286,7 +172,7 @@ def train_deep_jscc(
             val_psnr = evaluate_psnr(model, val_imgs, channel, config.snr_db)
             card = _card(config, c, epoch + 1, val_psnr, loss_value, len(train_imgs),
                          len(val_imgs), time.time() - t0, command)
-            save_checkpoint(out, model, card, optimizer, epoch + 1)
+            save_checkpoint(out, model, card, state={"optimizer": optimizer.state_dict(), "epoch": epoch + 1})
         if progress:
             progress(epoch + 1, config.epochs, loss_value, val_psnr)
     return json.loads(out.with_suffix(".json").read_text())
@@ -313,3 +199,43 @@ def _card(config: TrainConfig, c: int, epochs_done: int, val_psnr: float, loss: 
         "config": asdict(config),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
     }
+
+
+class DeepJsccTrainer(Trainer):
+    """Train the deep JSCC autoencoder through the project's own channel."""
+
+    name = "deep-jscc"
+    options = {
+        "data": TrainOption(list[Path], help="Folder of training images (repeatable)."),
+        "val": TrainOption(Optional[list[Path]], None, "Validation folder; default: every 20th training image held out."),
+        "snr": TrainOption(float, 10.0, "Training SNR, Es/N0 in dB."),
+        "bandwidth": TrainOption(str, "1/12", "Bandwidth ratio k/n = c/96."),
+        "channel": TrainOption(str, "awgn"),
+        "epochs": TrainOption(int, 100, "One epoch = one random crop of every image.", min=1),
+        "batch": TrainOption(int, 16, min=1),
+        "crop": TrainOption(int, 128, min=8),
+        "lr": TrainOption(float, 1e-3, min=1e-12, max=10.0),
+        "seed": TrainOption(int, 0),
+    }
+
+    def total(self, values: dict) -> int:
+        return int(values["epochs"])
+
+    def run(self, values: dict, run: TrainRun) -> str:
+        from ..channel import check_snr
+        from ..signal import parse_ratio
+
+        config = TrainConfig(
+            data=[str(d) for d in values["data"]], val=[str(v) for v in values["val"] or []],
+            snr_db=check_snr(values["snr"]), bandwidth=parse_ratio(values["bandwidth"]), channel=values["channel"],
+            epochs=values["epochs"], batch=values["batch"], crop=values["crop"], lr=values["lr"],
+            lr_final=values["lr"] / 10, seed=values["seed"], device=run.device,
+        )
+
+        def progress(epoch: int, total: int, loss: float, val_psnr: float | None) -> None:
+            run.progress(epoch, f"epoch {epoch}/{total}  loss {loss:.5f}"
+                         + (f"  val {val_psnr:.2f} dB" if val_psnr is not None else ""), False)
+
+        card = train_deep_jscc(config, run.out, resume=run.resume, progress=progress, command=run.command,
+                               force=run.force)
+        return f"wrote {run.out} (validation PSNR {card['val_psnr_db']:.2f} dB at {config.snr_db:g} dB)"

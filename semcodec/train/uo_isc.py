@@ -27,12 +27,15 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from .checkpoint import changed_settings, check_resume, load_state, restore_rng, save_checkpoint, state_path
+from .data import check_memory
+from .trainer import Trainer, TrainOption, TrainRun
 
 if TYPE_CHECKING:
-    from .queries import Sample
+    from ..queries import Sample
 
 
 @dataclass
@@ -72,7 +75,7 @@ def _load(sample: "Sample", size: int):
     import torch
     from PIL import Image
 
-    from .imageio import open_rgb
+    from ..imageio import open_rgb
 
     img = open_rgb(sample.image).resize((size, size), Image.Resampling.BICUBIC)
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
@@ -121,25 +124,13 @@ def _lr_factor(step: int, config: UoIscTrainConfig) -> float:
 
 
 def save(out: Path, net, layers: list[int], card: dict, state: dict | None = None) -> None:
-    """Checkpoint (+ card, + training state) written atomically."""
-    import torch
-    from safetensors.torch import save_file
-
-    from .adaptive_training import _atomic_write as _atomic
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    """Checkpoint (architecture and extracted layers in its metadata), card and training state."""
     meta = {"architecture": json.dumps(net.architecture()), "extract_layers": json.dumps(layers)}
-    _atomic(out, lambda p: save_file(tensors, str(p), metadata=meta))
-    _atomic(out.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
-    if state is not None:
-        _atomic(out.with_suffix(".state.pt"), lambda p: torch.save(state, p))
+    save_checkpoint(out, net, card, meta, state)
 
 
 def check_overwrite(out: Path, resume: bool, force: bool) -> None:
-    """The deep-JSCC trainers' rule: an existing checkpoint is replaced only with ``--force``."""
-    from .training import check_resume
-
+    """The trainers' rule, except that ``--resume`` finds its missing state in :func:`train_uo_isc`."""
     if not resume:
         check_resume(out, False, force)
     elif force:
@@ -155,11 +146,9 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     import torch
     from safetensors.torch import load_file
 
-    from .models.clipseg import ClipSegTowers
-    from .models.relevance import RelevanceLoss
-    from .networks.uo_isc import PatchDiscriminator, UoIscNet
-
-    from .training import check_memory
+    from ..models.clipseg import ClipSegTowers
+    from ..models.relevance import RelevanceLoss
+    from ..networks.uo_isc import PatchDiscriminator, UoIscNet
 
     if not samples:
         raise InvalidInput("no training sample")
@@ -186,18 +175,13 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     relevance = RelevanceLoss(config.device) if config.relevance_weight > 0 else None
     layers = tuple(config.layers)
     start, seconds = 0, 0.0
-    state_path = out.with_suffix(".state.pt")
     if resume:
-        if not state_path.is_file():
-            raise InvalidInput(f"--resume: {state_path} does not exist (remove --resume to start over)")
-        try:
-            state = torch.load(state_path, map_location=device, weights_only=True)
-            old = state["config"]
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: say so in one line
-            raise InvalidInput(f"--resume: {state_path} is not this trainer's state ({type(exc).__name__})") from None
-        changed = {k for k, v in asdict(config).items() if old.get(k) != v} - RESUMABLE_CHANGES
+        if not state_path(out).is_file():
+            raise InvalidInput(f"--resume: {state_path(out)} does not exist (remove --resume to start over)")
+        state = load_state(out, device, "this trainer's state")
+        changed = changed_settings(state["config"], asdict(config), RESUMABLE_CHANGES)
         if changed:
-            raise InvalidInput(f"--resume: the run was made with other {', '.join(sorted(changed))}")
+            raise InvalidInput(f"--resume: the run was made with other {', '.join(changed)}")
         try:
             net.load_state_dict(load_file(str(out), device=str(device)))
             critic.load_state_dict(state["critic"])
@@ -206,11 +190,7 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
             start, seconds = int(state["step"]), float(state["seconds"])
         except Exception as exc:  # noqa: BLE001 - a damaged state or checkpoint: one line
             raise InvalidInput(f"--resume: {out} and its state do not fit this model ({type(exc).__name__})") from None
-        try:
-            rng.setstate(state["python_rng"])
-            torch.set_rng_state(state["torch_rng"])
-        except Exception as exc:  # noqa: BLE001 - a damaged state: one line
-            raise InvalidInput(f"--resume: {state_path}'s random state is damaged ({type(exc).__name__})") from None
+        restore_rng(out, rng, state.get("python_rng"), state.get("torch_rng"))
     t0 = time.time() - seconds
     history: list[dict] = list(state.get("history", [])) if resume else []
     g_value, d_value = float("nan"), None
@@ -254,8 +234,8 @@ def _card(config: UoIscTrainConfig, net, samples, steps: int, seconds: float, hi
 
     import torch
 
-    from .models.source import model_id
-    from .provenance import component_provenance
+    from ..models.source import model_id
+    from ..provenance import component_provenance
 
     return {
         "model": "uo-isc (Huang & Wong 2025): CLIPSeg features, FiLM query alignment, segment-wise VQ, conv decoder",
@@ -276,3 +256,72 @@ def _card(config: UoIscTrainConfig, net, samples, steps: int, seconds: float, hi
         "config": asdict(config),
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),
     }
+
+
+class UoIscTrainer(Trainer):
+    """Train UO-ISC in two phases (reconstruction + VQ + relevance, then adversarial)."""
+
+    name = "uo-isc"
+    log_every = 10
+    options = {
+        "images": TrainOption(Path, help="Folder of the training images (COCO train2014 for VQAv2)."),
+        "queries": TrainOption(Optional[Path], None, 'Questions as JSON lines {"image": ID, "question": TEXT} (ids: files of --images).'),
+        "vqa_questions": TrainOption(Optional[Path], None, "A VQAv2 questions JSON (instead of --queries)."),
+        "coco_instances": TrainOption(Optional[Path], None, "COCO instance annotations: train on the paper's 'unseen objects' split (no animal images)."),
+        "limit": TrainOption(Optional[int], None, "Use only the first N questions.", min=1),
+        "steps": TrainOption(int, 20000, min=1),
+        "phase2_at": TrainOption(float, 0.5, "Fraction of the steps after which the adversarial phase starts.", min=0.0, max=1.0),
+        "batch": TrainOption(int, 4, min=1),
+        "lr": TrainOption(float, 1e-4, min=1e-12, max=10.0),
+        "layers": TrainOption(str, "3,6,9,12", "CLIPSeg vision layers sent (1-based, comma-separated)."),
+        "reduce_dim": TrainOption(int, 64, "Per-token width after projection (a multiple of 32): sets the payload.", min=1, max=4096),
+        "width": TrainOption(int, 64, "Decoder channels.", min=4, max=1024),
+        "align": TrainOption(bool, True, "FiLM query alignment (off: the paper's ablation).", flags=("--align/--no-align",)),
+        "relevance_weight": TrainOption(float, 0.1, "Weight of the user-intent relevance loss (0: no VLM needed).", min=0.0),
+        "save_every": TrainOption(int, 500, min=1),
+        "seed": TrainOption(int, 0, min=0, max=2**63 - 1),
+        "model": TrainOption(Optional[list[str]], None, "Component weights COMPONENT=ID or local folder (repeatable)."),
+    }
+
+    def check(self, run: TrainRun) -> None:
+        check_overwrite(run.out, run.resume, run.force)
+
+    def run(self, values: dict, run: TrainRun) -> str:
+        from ..models.source import apply_overrides
+        from ..queries import read_vqav2, samples_from_queries, unseen_objects_split
+
+        v = values
+        apply_overrides(v["model"])
+        if (v["queries"] is None) == (v["vqa_questions"] is None):
+            raise InvalidInput("give the questions with exactly one of --queries FILE or --vqa-questions FILE")
+        try:
+            layer_list = [int(x) for x in v["layers"].split(",") if x.strip()]
+        except ValueError:
+            raise InvalidInput(f"--layers wants comma-separated layer numbers, got {v['layers']!r}") from None
+        if not layer_list or len(set(layer_list)) != len(layer_list):
+            raise InvalidInput(f"--layers wants distinct layer numbers, e.g. 3,6,9,12; got {v['layers']!r}")
+        if v["coco_instances"] is not None and v["vqa_questions"] is None:
+            raise InvalidInput("--coco-instances splits COCO images by their ids: it needs --vqa-questions")
+        if v["queries"] is not None:
+            samples = samples_from_queries(v["queries"], v["images"])
+            samples = samples[: v["limit"]] if v["limit"] else samples
+            data = f"queries {v['queries']} on {v['images']}"
+        else:
+            samples = read_vqav2(v["vqa_questions"], v["images"], v["limit"])
+            data = f"VQAv2 {v['vqa_questions']} on {v['images']}"
+        if v["coco_instances"] is not None:
+            samples, held_out = unseen_objects_split(samples, v["coco_instances"])
+            data += f"; unseen-objects split: {len(samples)} training questions without animals, {len(held_out)} held out"
+        steps = v["steps"]
+        config = UoIscTrainConfig(data=data, steps=steps, phase2_at=v["phase2_at"], batch=v["batch"], lr=v["lr"],
+                                  layers=layer_list, reduce_dim=v["reduce_dim"], width=v["width"], align=v["align"],
+                                  relevance_weight=v["relevance_weight"], save_every=v["save_every"], seed=v["seed"],
+                                  device=run.device, warmup=min(500, max(1, steps // 20)))
+
+        def progress(step: int, phase: str, loss: float, critic: float | None) -> None:
+            tail = "" if critic is None else f"  critic {critic:.4f}"
+            run.progress(step, f"step {step}/{steps}  phase {phase}  loss {loss:.4f}{tail}", False)
+
+        train_uo_isc(config, samples, run.out, resume=run.resume, progress=progress, command=run.command,
+                     force=run.force)
+        return f"wrote {run.out}"

@@ -26,9 +26,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
-from .errors import DatasetError, InvalidInput
+from ..errors import DatasetError, InvalidInput
+from .checkpoint import changed_settings, check_resume, load_state, restore_rng, save_checkpoint, state_path
+from .trainer import Trainer, TrainOption, TrainRun
+from .data import BYTES_PER_PIXEL, augmented_crops, check_held_out, check_memory, list_images, load_uint8
 
 
 @dataclass
@@ -86,18 +89,11 @@ def lr_at(step: int, config: AdaptiveTrainConfig) -> float:
     return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def augmented_crops(images: list, n: int, crop: int, rng: random.Random):
-    """``n`` random ``crop``² patches, each flipped and rotated by a multiple of 90° at random."""
-    from .training import random_crops
-
-    return random_crops(images, n, crop, rng, rotate=True)
-
-
 def forward(model, x, snr_db, c: int, generator=None, channel: "str | object" = "awgn"):
     """Encoder -> ``channel`` at per-sample ``snr_db [B]`` -> equaliser -> decoder, through
     the bench's own :class:`~semcodec.links.analog.AnalogLink` path and channel blocks.
     ``channel``: a registered name or a channel block (e.g. a :class:`ChannelMixture`)."""
-    from .links.analog import AnalogLink
+    from ..links.analog import AnalogLink
 
     block = _channel(channel) if isinstance(channel, str) else channel
     return AnalogLink(model, c / 96, c).forward(x, snr_db, block, generator)
@@ -105,7 +101,7 @@ def forward(model, x, snr_db, c: int, generator=None, channel: "str | object" = 
 
 @lru_cache(maxsize=None)
 def _channel(name: str, coherence: int = 1024):
-    from .registry import load_channel
+    from ..channel import load_channel
 
     cls = load_channel(name)
     return cls(coherence=coherence) if name == "rayleigh" else cls()
@@ -113,7 +109,7 @@ def _channel(name: str, coherence: int = 1024):
 
 def training_channel(config: AdaptiveTrainConfig):
     """The channel block of a run: its one channel, or a per-sample mixture of its channels."""
-    from .channel import ChannelMixture
+    from ..channel import ChannelMixture
 
     names = list(config.channels)
     if not names:
@@ -176,20 +172,9 @@ def evaluate(model, images: list, snrs: list[float], c: int, seed: int = 1234,
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_adaptive(path: Path, model, card: dict) -> None:
-    """Write ``path`` (safetensors, the EMA weights) and ``path.json`` (the card), atomically."""
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(path, lambda p: save_file(tensors, str(p), metadata={"architecture": json.dumps(card["architecture"])}))
-    _atomic_write(path.with_suffix(".json"), lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+def save_adaptive(path: Path, model, card: dict, state: dict | None = None) -> None:
+    """Write ``path`` (safetensors, the EMA weights), ``path.json`` (the card) and the state."""
+    save_checkpoint(path, model, card, {"architecture": json.dumps(card["architecture"])}, state)
 
 
 def train_adaptive(
@@ -208,9 +193,8 @@ def train_adaptive(
     """
     import torch
 
-    from .data import folder
-    from .networks.adjscc import AdaptiveJSCC, latent_channels
-    from .training import BYTES_PER_PIXEL, _load_uint8, check_held_out, check_memory, check_resume, list_images
+    from ..data import folder
+    from ..networks.adjscc import AdaptiveJSCC, latent_channels
 
     if config.steps < 1 or config.batch < 1:
         raise InvalidInput("--steps and --batch must be at least 1")
@@ -234,10 +218,10 @@ def train_adaptive(
     train_files = list_images(config.data)
     eval_files = [im.path for f in config.eval_data for im in folder(f, "evaluation data")]
     eval_is_kodak24 = check_held_out(train_files, eval_files)
-    train_imgs = [im for im in _load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
+    train_imgs = [im for im in load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
     if not train_imgs:
         raise DatasetError(f"no training image is at least {config.crop} px on each side")
-    eval_imgs = _load_uint8(eval_files, device) if eval_files else []
+    eval_imgs = load_uint8(eval_files, device) if eval_files else []
 
     model = AdaptiveJSCC(config.c_max, config.width, config.blocks, csi=config.csi).to(device)
     channel = training_channel(config)
@@ -255,39 +239,27 @@ def train_adaptive(
         lr=config.lr,
     )
     step, history, seconds = 0, [], 0.0
-    state_path = out.with_suffix(".state.pt")
-    if resume and state_path.exists():
-        try:
-            state = torch.load(state_path, map_location=device, weights_only=True)
-            old = state["config"]
-            changed = sorted(k for k, v in asdict(config).items()
-                             if old.get(k, LATER_FIELDS.get(k)) != v and k not in RESUMABLE_CHANGES)
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
-            raise InvalidInput(f"--resume: {state_path} is not a training state ({type(exc).__name__})") from None
+    if resume and state_path(out).exists():
+        state = load_state(out, device)
+        changed = changed_settings(state.get("config"), asdict(config), RESUMABLE_CHANGES, LATER_FIELDS)
         if changed:
-            raise InvalidInput(f"cannot resume {state_path}: the configuration differs ({', '.join(changed)})")
+            raise InvalidInput(f"cannot resume {state_path(out)}: the configuration differs ({', '.join(changed)})")
         try:
             model.load_state_dict(state["model"])
             ema.load_state_dict(state["ema"])
             optimizer.load_state_dict(state["optimizer"])
             step, history, seconds = int(state["step"]), list(state["history"]), float(state["seconds"])
         except Exception as exc:  # noqa: BLE001 - a damaged state: one line
-            raise InvalidInput(f"--resume: {state_path} does not fit this model ({type(exc).__name__})") from None
+            raise InvalidInput(f"--resume: {state_path(out)} does not fit this model ({type(exc).__name__})") from None
         if step > config.steps:
             raise InvalidInput(f"--resume: the run has done {step} steps already; --steps must be at least that")
-        try:
-            rng.setstate(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-        except Exception as exc:  # noqa: BLE001 - a damaged state: one line
-            raise InvalidInput(f"--resume: {state_path}'s random state is damaged ({type(exc).__name__})") from None
+        restore_rng(out, rng, state.get("rng"), state.get("torch_rng"))
 
     def checkpoint() -> dict:
         card = _card(config, model, step, history, seconds, len(train_imgs), command, eval_is_kodak24)
-        save_adaptive(out, ema, card)
-        blob = {"config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
-                "optimizer": optimizer.state_dict(), "step": step, "history": history,
-                "seconds": seconds, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()}
-        _atomic_write(state_path, lambda p: torch.save(blob, p))
+        save_adaptive(out, ema, card, {"config": asdict(config), "model": model.state_dict(), "ema": ema.state_dict(),
+                                       "optimizer": optimizer.state_dict(), "step": step, "history": history,
+                                       "seconds": seconds, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
         return card
 
     # bf16 autocast: always on CUDA; on a CPU with AVX512-BF16 it trains ~1.6x faster (measured).
@@ -380,3 +352,74 @@ def _hardware(device: str) -> str:
         except OSError:
             pass
     return f"{device}, {torch.get_num_threads()} threads, {name}"
+
+
+def parse_weights(text: str | None) -> list[float]:
+    """``"2,1,1"`` -> ``[2.0, 1.0, 1.0]`` (finite, non-negative), one line on anything else."""
+    if not text:
+        return []
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InvalidInput(f"--channel-weights: {text!r} is not comma-separated numbers") from None
+    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise InvalidInput("--channel-weights: weights must be finite, non-negative and not all zero")
+    return values
+
+
+class AdjsccTrainer(Trainer):
+    """Train the SNR- and rate-adaptive JSCC model (one model for -5…20 dB, k/n 1/12 and 1/6)."""
+
+    name = "adjscc"
+    log_every = 100
+    options = {
+        "data": TrainOption(list[Path], help="Folder of training images (repeatable)."),
+        "eval_data": TrainOption(Optional[list[Path]], None, "Folder evaluated periodically (e.g. kodak24); never trained on.",
+                                 flags=("--eval",)),
+        "steps": TrainOption(int, 150_000, "Total optimiser steps (the cosine schedule's length).", min=1),
+        "batch": TrainOption(int, 16, min=1),
+        "crop": TrainOption(int, 128, min=16),
+        "lr": TrainOption(float, 1e-3, min=1e-12, max=10.0),
+        "warmup": TrainOption(int, 1000, "Steps of linear learning-rate warm-up.", min=0),
+        "width": TrainOption(int, 64, "Feature channels at 1/4 resolution.", min=8),
+        "blocks": TrainOption(int, 2, "Residual blocks per side.", min=0),
+        "snr_min": TrainOption(float, -5.0),
+        "snr_max": TrainOption(float, 20.0),
+        "eval_every": TrainOption(int, 2500, min=1),
+        "seed": TrainOption(int, 0, min=0, max=2**63 - 1),
+        "threads": TrainOption(int, 0, "torch CPU threads (0: torch's default).", min=0),
+        "bf16": TrainOption(bool, False, "bf16 autocast on the CPU (needs AVX512-BF16; always on for CUDA)."),
+        "channel": TrainOption(Optional[list[str]], None, "Channel to train on (repeatable: each sample draws one; default awgn)."),
+        "channel_weights": TrainOption(Optional[str], None, "Relative weights of the --channel values, comma-separated."),
+        "coherence": TrainOption(int, 1024, "Rayleigh block length in symbols.", min=1),
+        "csi": TrainOption(bool, False, "The decoder takes each symbol's post-equalisation noise variance (fading-aware model)."),
+        "init": TrainOption(Optional[Path], None, "Start from this checkpoint's weights (fine-tuning)."),
+    }
+
+    def run(self, values: dict, run: TrainRun) -> str:
+        from ..channel import check_snr, load_channel
+
+        v = values
+        config = AdaptiveTrainConfig(
+            data=[str(d) for d in v["data"]], eval_data=[str(e) for e in v["eval_data"] or []], steps=v["steps"],
+            batch=v["batch"], crop=v["crop"], lr=v["lr"], warmup=v["warmup"], width=v["width"], blocks=v["blocks"],
+            snr_min=check_snr(v["snr_min"]), snr_max=check_snr(v["snr_max"]), eval_every=v["eval_every"],
+            seed=v["seed"], device=run.device, threads=v["threads"], bf16=v["bf16"],
+            channels=list(v["channel"] or ["awgn"]), channel_weights=parse_weights(v["channel_weights"]),
+            coherence=v["coherence"], csi=v["csi"], init=str(v["init"]) if v["init"] else "",
+        )
+        if v["init"] and not Path(v["init"]).is_file():
+            raise InvalidInput(f"--init: {v['init']} is not a file")
+        for name in config.channels:
+            load_channel(name)
+        if config.snr_min > config.snr_max:
+            raise InvalidInput("--snr-min must not exceed --snr-max")
+
+        def progress(step: int, loss: float, kodak: dict | None) -> None:
+            line = f"step {step}/{config.steps}  train {10 * math.log10(1 / max(loss, 1e-12)):.2f} dB"
+            if kodak:
+                line += "  eval " + "  ".join(f"{k} dB: {val:.2f}" for k, val in kodak.items())
+            run.progress(step, line, bool(kodak))
+
+        train_adaptive(config, run.out, resume=run.resume, progress=progress, command=run.command, force=run.force)
+        return f"wrote {run.out}"

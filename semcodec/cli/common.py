@@ -1,0 +1,290 @@
+"""Options and checks shared by commands: SNR lists, codec options, output paths that must not
+overwrite inputs, devices, channels; each a one-line error on bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from ..signal import parse_ratio
+from ..errors import InvalidInput
+
+
+DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, without importing it
+
+SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
+CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
+ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024,csi=perfect,pilots=16], rayleigh-fast, rician[:K=3,coherence=1024], ofdm-tdl[:model=C,delay_spread=100,speed=3,carrier=3.5,fft=256,scs=30,cp=18], noiseless, or a plugin's.")]
+CsiOpt = Annotated[Optional[str], typer.Option("--csi", help="Receiver CSI on a fading channel: perfect, or estimated from pilots (LS; the pilots are channel uses of the budget).")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
+MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
+BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]
+DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
+OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device for model components.")]
+ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Component weights COMPONENT=ID or local folder (repeatable).")]
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """The options of a transmission that ``encode`` and ``bench`` share (see
+    :func:`with_transmission_options`)."""
+
+    channel: str = "awgn"
+    csi: str | None = None
+    seed: int = 0
+    bandwidth: str | None = None
+    design_snr: str | None = None
+    opt: list[str] | None = None
+    device: str | None = None
+    model: list[str] | None = None
+
+
+#: Their command-line declarations, in the order ``--help`` lists them.
+TRANSMISSION_OPTIONS = {"channel": ChannelOpt, "csi": CsiOpt, "seed": SeedOpt, "bandwidth": BandwidthOpt,
+                        "design_snr": DesignOpt, "opt": OptOpt, "device": DeviceOpt, "model": ModelOpt}
+
+
+def with_transmission_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the transmission options; it receives them as one ``link: Transmission``
+    (declared once here, so commands do not each repeat the list)."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+           if p.name != "link"]
+    defaults = Transmission()
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name), annotation=kind)
+             for name, kind in TRANSMISSION_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> Any:
+        link = Transmission(**{name: values.pop(name) for name in TRANSMISSION_OPTIONS})
+        return command(**values, link=link)
+
+    wrapper.__signature__ = inspect.Signature(own + extra, return_annotation=None)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def apply_model_overrides(models: list[str] | None) -> None:
+    """``--model captioner=/path`` -> the component uses that id in this process."""
+    if models:
+        from ..models.source import apply_overrides
+
+        apply_overrides(models)
+
+
+def check_metric(metric: str) -> None:
+    """A metric shown in a table must be one a record can hold."""
+    from ..registry import METRICS, names
+
+    known = names(METRICS)
+    if metric not in known:
+        raise InvalidInput(f"unknown metric {metric!r} (known: {', '.join(known)})")
+
+
+def parse_snr_list(text: str) -> list[float]:
+    """'-3,0,3' -> [-3.0, 0.0, 3.0], each checked to be a finite SNR in range."""
+    from ..channel import check_snr
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InvalidInput("--snr needs at least one value in dB")
+    return list(dict.fromkeys(check_snr(p) for p in parts))  # 5,5.0 is one SNR
+
+
+def parse_options(opts: list[str] | None) -> dict[str, object]:
+    """``KEY=VALUE`` strings (JSON values parsed, anything else a string) -> codec options; each
+    codec checks them against its typed :class:`~semcodec.codec.Option` declarations. One key
+    given twice with different values (``--mcs`` and ``--opt mcs=``) is an error, not a guess."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in opts or []:
+        if "=" not in item:
+            raise InvalidInput(f"--opt wants KEY=VALUE, got {_short(item)}")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        try:
+            parsed: object = json.loads(value)
+        except (ValueError, RecursionError):  # not JSON (or a 5,000-digit number): the string itself
+            parsed = value
+        if key in out and out[key] != parsed:
+            raise InvalidInput(f"option {key} is given twice, as {_short(out[key])} and {_short(parsed)}")
+        out[key] = parsed
+    return out
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options: dict, device: str | None,
+               explicit: bool = True):
+    """Instantiate a registered codec, or raise a one-line error saying why it cannot run."""
+    from ..channel import check_snr
+    from ..errors import CodecNotReady, UnknownName
+    from ..registry import NO_DOWNLOAD_CODEC
+    from ..codec import load_codec
+
+    try:
+        cls = load_codec(name)
+    except UnknownName:
+        if explicit:
+            raise
+        raise CodecNotReady(
+            f"the default codec {name} is not installed; use --codec {NO_DOWNLOAD_CODEC}, "
+            "which works with no download"
+        ) from None
+    cls.parse_options(options)  # a typo in an option is reported before missing weights
+    ready, reason = cls.readiness()
+    if not ready:
+        hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
+        raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
+    design = check_snr(design_snr) if design_snr is not None else None
+    if design is not None and not cls.uses_design_snr:
+        raise InvalidInput(f"{name} does not take --design-snr: it sends the same whatever the channel")
+    if bandwidth is not None and cls.rate != "budget":
+        if cls.rate == "configured":
+            raise InvalidInput(f"{name} does not take --bandwidth: its channel uses follow from its options and "
+                               f"checkpoint (see `semcodec codecs --options {name}`)")
+        use = f"a fixed k/n of {cls.fixed_ratio:g}" if cls.rate == "fixed" else "a content-dependent number of"
+        raise InvalidInput(f"{name} does not take --bandwidth: it uses {use} channel uses"
+                           + ("" if cls.rate == "fixed" else " (records say \"variable\")"))
+    ratio = parse_ratio(bandwidth) if bandwidth is not None else DEFAULT_BANDWIDTH
+    codec = cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
+    codec.check_config()  # e.g. no checkpoint for this budget: said now, not once per image later
+    return codec
+
+
+def check_writable(path: Path | None) -> None:
+    """Fail before the (possibly long) work when an output could not be written afterwards."""
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or path.is_dir():
+        raise InvalidInput(f"cannot write {path}: no writable folder {parent}" if not path.is_dir()
+                           else f"cannot write {path}: it is a folder")
+
+
+#: What matplotlib can write, so a bad --plot suffix fails before the run, not after it.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp", ".jpg", ".jpeg")
+
+
+def check_output(path: Path | None, suffixes: tuple[str, ...] | None = None) -> None:
+    """An output path must have a known format (when ``suffixes``) and be writable."""
+    if path is None:
+        return
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InvalidInput(f"{path}: unsupported format {path.suffix or '(no suffix)'!r} "
+                           f"(use one of {', '.join(suffixes)})")
+    check_writable(path)
+
+
+def file_identity(path: Path | str) -> tuple | str:
+    """What makes two paths one file: device and inode where it exists (a hard link or a symlink
+    is the same file under another name), else the resolved path."""
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return os.path.realpath(path)
+
+
+def check_distinct(paths: dict[str, Path | None]) -> None:
+    """No output may overwrite the input or another output (``-o in.png`` on ``in.png``, or on
+    a hard link to it)."""
+    seen: dict[tuple | str, str] = {}
+    for what, path in paths.items():
+        if path is None:
+            continue
+        for key in {file_identity(path), os.path.realpath(path)}:
+            if key in seen:
+                raise InvalidInput(f"{what} and {seen[key]} are the same file ({path}); choose another")
+            seen[key] = what
+
+
+#: Files ``report --html DIR`` writes into DIR.
+HTML_OUTPUT = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png)$")
+
+
+def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None, results: list[Path],
+                         records: list[dict]) -> None:
+    """A report never writes over what it reads: the results files and every image a record
+    names (kept reconstructions, sources), whatever name or link the output reaches them by."""
+    protected: dict[tuple | str, str] = {}
+    for path in results:
+        protected[file_identity(path)] = str(path)
+    for rec in records:
+        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
+        for value in (*files.values(), rec.get("image_path")):
+            if isinstance(value, str) and value and len(value) < 4096 and os.path.isfile(value):
+                protected[file_identity(value)] = value
+    targets = {what: p for what, p in outputs.items() if p is not None}
+    if html_dir is not None and html_dir.is_dir():
+        with contextlib.suppress(OSError):
+            targets.update({f"--html {html_dir}": f for f in html_dir.iterdir() if HTML_OUTPUT.match(f.name)})
+    for what, path in targets.items():
+        if os.path.exists(path) and file_identity(path) in protected:
+            raise InvalidInput(f"{what} would overwrite {protected[file_identity(path)]}, which this report reads "
+                               f"({path}); choose another path")
+
+
+def check_device(device: str | None) -> None:
+    """``--device`` (or ``SEMCODEC_DEVICE``) must name a device this machine has; checked before
+    any work."""
+    device = device or os.environ.get("SEMCODEC_DEVICE") or None
+    if not device:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InvalidInput(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cpu":
+        return
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInput(f"device {device} (--device or SEMCODEC_DEVICE): no CUDA GPU on this machine; use cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidInput(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return
+    if dev.type == "mps" and torch.backends.mps.is_available():
+        return
+    raise InvalidInput(f"--device {device}: not available on this machine (use cpu or cuda)")
+
+
+def apply_limits(max_pixels: int | None) -> None:
+    from ..limits import max_pixels as current, set_max_pixels
+
+    set_max_pixels(max_pixels)
+    current()  # a bad SEMCODEC_MAX_PIXELS is an error now, not when the first image loads
+
+
+def make_channel(name: str, csi: str | None = None):
+    """The channel of ``--channel NAME[:params]``; ``--csi`` sets its ``csi`` parameter (perfect or
+    estimated receiver CSI) on a channel that has one."""
+    from ..channel import load_channel, parse_channel_spec
+
+    if csi is None:
+        return parse_channel_spec(name)
+    if csi not in ("perfect", "estimated"):
+        raise InvalidInput(f"--csi must be perfect or estimated, got {csi!r}")
+    base, _, rest = str(name).strip().partition(":")
+    if "csi" not in (getattr(load_channel(base), "params", {}) or {}):
+        raise InvalidInput(f"--csi: channel {base} has no channel state to estimate (a fading block channel "
+                           f"has: rayleigh, rician, ofdm-tdl)" if csi == "estimated" else
+                           f"--csi: channel {base} takes no csi setting")
+    if any(item.split("=")[0].strip() == "csi" for item in rest.split(",")):
+        raise InvalidInput("--csi and the channel spec's csi= say the same thing: give one")
+    return parse_channel_spec(f"{base}:{rest + ',' if rest.strip() else ''}csi={csi}")

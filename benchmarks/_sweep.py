@@ -8,7 +8,8 @@ from pathlib import Path
 from semcodec.bench import BenchPlan, run_bench
 from semcodec.report import aggregate
 from semcodec.data import resolve
-from semcodec.registry import load_channel, load_codec
+from semcodec.channel import load_channel
+from semcodec.codec import load_codec
 
 
 def sweep(dataset: str, data: str | None, codecs: dict[str, dict], snrs: list[float], out: Path,

@@ -134,7 +134,9 @@ class AdaptiveJsccCodec(Codec):
     kind = "learned"
     needs = "nothing to download (one checkpoint for all SNRs ships with the package)"
     options = {"checkpoint": Option(None, "a shipped checkpoint name or a .safetensors file of your own",
-                                    path=True)}
+                                    path=True),
+               "interleave": Option(False, "send the latent in a spreading order (golden-ratio permutation, undone "
+                                           "at the receiver) so a deep fade costs a little everywhere")}
     stream_kinds = {"image": "analog"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "checkpoint": Str(80, pattern=CHECKPOINT_ID)})
 
@@ -175,7 +177,8 @@ class AdaptiveJsccCodec(Codec):
         from ..links.analog import AnalogLink
 
         model = self._model(ckpt)
-        return AnalogLink(model, self.bandwidth, self._channels(model, ckpt), other_header_bits=CHECKPOINT_BITS)
+        return AnalogLink(model, self.bandwidth, self._channels(model, ckpt), other_header_bits=CHECKPOINT_BITS,
+                          interleave=bool(self.opts["interleave"]))
 
     def encode(self, image: "Tensor", op: "OperatingPoint") -> Signal:
         ckpt = self._checkpoint()
@@ -220,6 +223,9 @@ class FadingAdjsccCodec(AdaptiveJsccCodec):
 
     name = "adjscc-fading"
     needs = "nothing to download (the fading-trained checkpoint ships with the package)"
+    #: designed for fading channels, it interleaves by default, as the digital baseline does
+    options = {**AdaptiveJsccCodec.options,
+               "interleave": Option(True, AdaptiveJsccCodec.options["interleave"].help + " (default: on)")}
 
     @classmethod
     def readiness(cls) -> tuple[bool, str]:

@@ -36,6 +36,22 @@ if TYPE_CHECKING:
 HEADER_BITS = 16 + 16
 
 
+def spreading_positions(n: int) -> "Tensor":
+    """Where latent symbol ``i`` goes in a stream of ``n``: ``(a i) mod n``, ``a`` the integer
+    coprime to ``n`` nearest ``0.618 n`` (golden-ratio spreading). Neighbouring latent values land
+    far apart, and a run of consecutive channel uses (one fading block) holds values from all over
+    the latent, so a deep fade costs a little everywhere instead of a hole in the image. Plain
+    arithmetic, so both ends (and any later version) derive the same order."""
+    import torch
+
+    if n < 3:
+        return torch.arange(n)
+    a = max(1, round(0.6180339887498949 * n))
+    while math.gcd(a, n) != 1:
+        a += 1
+    return (torch.arange(n, dtype=torch.long) * a) % n
+
+
 def punctured_positions(full: int, sent: int) -> "Tensor":
     """Indices of the ``full - sent`` latent symbols *not* sent when only ``sent`` fit the budget,
     spread evenly over the latent (both ends derive the same set)."""
@@ -78,11 +94,14 @@ class AnalogLink:
         channels: latent channels sent (rate adaptation by channel masking); ``None``: all.
         other_header_bits: header bits the codec sends beside this link's (a checkpoint id…):
             they come out of the same budget.
+        interleave: send the symbols in the order of :func:`spreading_positions` (the receiver
+            undoes it): what a digital link's interleaver does for its codewords, for fading.
     """
 
     def __init__(self, network: Any, bandwidth: float, channels: int | None = None,
-                 other_header_bits: int = 0) -> None:
+                 other_header_bits: int = 0, interleave: bool = False) -> None:
         self.network = network
+        self.interleave = bool(interleave)
         self.bandwidth = float(bandwidth)
         self.channels = int(channels or network.max_channels)
         self.other_header_bits = int(other_header_bits)
@@ -122,6 +141,8 @@ class AnalogLink:
         with torch.no_grad():
             symbols, _ = self.network.encode(image.unsqueeze(0).to(self.device), snr_db, self.channels)
         s = puncture(symbols[0], min(budget, symbols.shape[1]))
+        if self.interleave:
+            s = s.new_empty(s.shape).index_copy_(0, spreading_positions(s.numel()), s)
         return Transmission(Stream(s.cpu(), "analog"), {"height": int(h), "width": int(w)}, HEADER_BITS)
 
     def receive(self, stream: "ReceivedStream", header: dict[str, Any], snr_db: float | None = None) -> "Tensor":
@@ -138,13 +159,15 @@ class AnalogLink:
             raise InvalidInput(f"the received stream has {stream.symbols.numel()} symbols, which does not match "
                                f"the header ({w}x{h} at k/n {self.bandwidth:.4g} sends {expected})")
         with torch.no_grad():
+            order = spreading_positions(expected) if self.interleave else slice(None)
             if getattr(self.network, "csi", False):  # LMMSE symbols + each one's error variance
                 x_hat, var = stream.lmmse()
+                x_hat, var = x_hat[order], var[order]
                 y = depuncture(x_hat, full).unsqueeze(0).to(self.device)
                 v = depuncture(var, full, fill=1.0).unsqueeze(0).to(self.device)
                 image = self.network.decode(y, shape, (h, w), snr_db, noise_var=v)
             else:
-                y = depuncture(stream.equalized(), full).unsqueeze(0).to(self.device)
+                y = depuncture(stream.equalized()[order], full).unsqueeze(0).to(self.device)
                 image = self.network.decode(y, shape, (h, w), snr_db)
         return image[0].cpu()
 

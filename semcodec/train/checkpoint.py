@@ -79,6 +79,8 @@ def load_state(out: Path, device: Any, what: str = "a training state", require: 
     missing = [k for k in require if k not in state]
     if missing:
         raise InvalidInput(f"--resume: {path} is not {what} (no {missing[0]!r})")
+    if "config" in require and not isinstance(state["config"], dict):
+        raise InvalidInput(f"--resume: {path} is not {what} (its configuration is damaged)")
     return state
 
 

@@ -77,11 +77,24 @@ def data_root(data: str | os.PathLike | None = None) -> Path:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The file's SHA-256; a FIFO, device or folder in its place is an ``OSError`` (never read:
+    a FIFO would block for ever, ``/dev/zero`` never end)."""
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        h = hashlib.sha256()
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _kodak_folder(root: Path) -> Path:
@@ -120,7 +133,11 @@ def kodak24(data: str | os.PathLike | None = None, download: bool = True) -> lis
             except OSError as exc:
                 raise DatasetError(f"cannot create the data folder {folder} ({exc.strerror or exc})") from None
             _download(KODAK_URL.format(name=name), path)
-        actual = sha256(path)
+        try:
+            actual = sha256(path)
+        except OSError as exc:
+            raise DatasetError(f"{path}: {exc.strerror or exc}; put the pinned kodak24 file there "
+                               "(or delete it to download it again)") from None
         if actual != digest:
             if fresh:  # never keep a download that fails its digest
                 path.unlink()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DatasetError, InvalidInput
+from .schema import loads_unique
 
 #: COCO's animal categories: the paper's "unseen objects" at test time.
 ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
@@ -57,9 +58,9 @@ def read_queries(path: str | Path, image_ids: set[str] | None = None) -> dict[st
             continue
         where = f"--queries {path}:{n}"
         try:
-            item = json.loads(line)
-        except (ValueError, RecursionError):  # malformed, or a >4,300-digit number
-            raise InvalidInput(f"{where}: not a JSON object") from None
+            item = loads_unique(line)
+        except (ValueError, RecursionError) as exc:  # malformed, a key twice, or a >4,300-digit number
+            raise InvalidInput(f"{where}: not a JSON object{'' if 'twice' not in str(exc) else f' ({exc})'}") from None
         if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not item["image"].strip():
             raise InvalidInput(f'{where}: want {{"image": "<id>", "question": "..."}}')
         image = Path(item["image"].strip()).stem if "." in Path(item["image"].strip()).name else item["image"].strip()

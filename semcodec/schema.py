@@ -168,3 +168,19 @@ class Any_(Spec):
         elif isinstance(value, float) and not math.isfinite(value):
             raise _fail(where, "a finite number", value)
         return value
+
+
+def loads_unique(text: str | bytes) -> Any:
+    """``json.loads`` that refuses an object naming one key twice (``ValueError``): plain JSON
+    keeps the last silently, so a file could say one thing to a reader and another to us."""
+    import json
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ValueError(f"key {key[:40]!r} is given twice")
+            out[key] = value
+        return out
+
+    return json.loads(text, object_pairs_hook=pairs)

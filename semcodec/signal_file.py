@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import InvalidInput, SemcodecError, SignalFileError
-from .schema import Any_, Bool, Int, MapOf, Nullable, Num, Obj, Scalar, Str
+from .schema import Any_, Bool, Int, MapOf, Nullable, Num, Obj, Scalar, Str, loads_unique
 from .signal import Received, ReceivedStream
 
 if TYPE_CHECKING:
@@ -151,14 +151,17 @@ def load_received(path: str | Path, check: "Callable[[Received, str, dict[str, A
     max_symbols = 3 * max_pixels()
     try:
         with zipfile.ZipFile(path) as zf:
-            members = set(zf.namelist())
+            names = zf.namelist()
+            members = set(names)
+            if len(members) != len(names):
+                raise SignalFileError(f"{path}: two members share a name (a tampered file)")
             if "meta.npy" not in members:
                 raise SignalFileError(f"{path}: not a semcodec signal file (no metadata)")
             shape, dtype = _npy_header(zf, "meta.npy")
             if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_META_BYTES:
                 raise SignalFileError(f"{path}: metadata is not a small byte string")
             _check_member_size(zf, "meta.npy", shape, dtype, path)
-            meta = json.loads(bytes(_read_array(zf, "meta.npy")).decode())
+            meta = loads_unique(bytes(_read_array(zf, "meta.npy")).decode())
             if not isinstance(meta, dict) or meta.get("format") not in READABLE:
                 raise SignalFileError(f"{path}: not a {FORMAT} file")
             meta = _META.check(meta, "signal file")

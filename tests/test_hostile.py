@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -830,11 +831,11 @@ def test_no_report_or_encode_output_overwrites_an_input_by_another_name(tmp_path
     os.link(results, tmp_path / "hl.png")
     (tmp_path / "sl.png").symlink_to(results)
     for target in ("hl.png", "sl.png"):
-        assert_clean_error(*call_cli("report", results, "--plot", tmp_path / target), "which this report reads")
+        assert_clean_error(*call_cli("report", results, "--plot", tmp_path / target), "which this command reads")
     html = tmp_path / "html"
     html.mkdir()
     os.link(results, html / "snr.png")
-    assert_clean_error(*call_cli("report", results, "--html", html), "which this report reads")
+    assert_clean_error(*call_cli("report", results, "--html", html), "which this command reads")
     assert results.read_bytes() == original
     image = tmp_path / "in.png"
     shutil.copy(kodak_dir / "kodim23.png", image)
@@ -888,3 +889,111 @@ def test_a_line_longer_than_any_record_is_skipped_without_being_held(tmp_path):
 def test_a_misspelt_component_in_semcodec_toml_is_named_not_ignored(tmp_path):
     (tmp_path / "semcodec.toml").write_text('[models]\ncaptionr = "llava-hf/llava-1.5-7b-hf"\n')
     assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "no component 'captionr'")
+
+
+# -- hostile round 3 (issue 21, the independent re-test) -----------------------------------
+def test_a_bench_never_writes_its_figure_over_what_it_reads(tmp_path, tiny_folder):
+    """--plot through a hard link to --out, or a link to a dataset image, and --out over the
+    --queries file: each one line and exit 2, nothing replaced."""
+    out = tmp_path / "r.jsonl"
+    base = ("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "5", "--metrics", "psnr")
+    assert call_cli(*base, "--out", out)[0] == 0
+    results = out.read_bytes()
+    os.link(out, tmp_path / "r.png")
+    assert_clean_error(*call_cli(*base, "--out", out, "--plot", tmp_path / "r.png"), "same file")
+    assert out.read_bytes() == results
+    image = tiny_folder / "kodim05.png"
+    pixels = image.read_bytes()
+    (tmp_path / "img.png").symlink_to(image)
+    assert_clean_error(*call_cli(*base, "--out", out, "--plot", tmp_path / "img.png"), "would overwrite")
+    assert image.read_bytes() == pixels
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"image": "kodim05", "question": "what is it?"}\n')
+    assert_clean_error(*call_cli(*base, "--queries", queries, "--out", queries), "same file")
+    assert queries.read_text().count("\n") == 1
+
+
+def test_two_report_outputs_are_never_one_file(tmp_path, kept_bench):
+    results = _write(tmp_path / "r.jsonl", kept_bench)
+    assert_clean_error(*call_cli("report", results, "--plot", tmp_path / "x.png", "--grid", tmp_path / "x.png"),
+                       "same file")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "devzero"])
+def test_a_verified_dataset_with_a_fifo_or_folder_in_place_of_an_image_is_one_line(tmp_path, kodak_dir, kind):
+    folder = tmp_path / "kodak24"
+    folder.mkdir()
+    for image in kodak_dir.glob("kodim*.png"):
+        os.symlink(image, folder / image.name)
+    (folder / "kodim02.png").unlink()
+    {"fifo": lambda p: os.mkfifo(p), "folder": lambda p: p.mkdir(),
+     "devzero": lambda p: p.symlink_to("/dev/zero")}[kind](folder / "kodim02.png")
+    proc = subprocess.run([sys.executable, "-m", "semcodec.cli", "bench", "kodak24", "--data", str(tmp_path),
+                           "--codecs", "uncoded-analog", "--snr", "10", "--metrics", "psnr", "--limit", "1",
+                           "--out", str(tmp_path / "x.jsonl")], capture_output=True, text=True, timeout=120)
+    assert_clean_error(proc.returncode, proc.stdout, proc.stderr, "kodim02.png")
+
+
+def test_a_resume_compares_data_folders_as_places_not_as_spellings(tmp_path, train_dir):
+    """``tiny`` from another working directory is another folder (refused); ``$PWD/tiny`` is the
+    same one (accepted)."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    for root, files in ((here, sorted(train_dir.iterdir())[:3]), (there, sorted(train_dir.iterdir())[3:6])):
+        (root / "tiny").mkdir(parents=True)
+        for f in files:
+            shutil.copy(f, root / "tiny" / f.name)
+    out = tmp_path / "m.safetensors"
+    args = ("train", "deep-jscc", "--data", "tiny", "--crop", "32", "--batch", "2", "--out", out, "--val", "tiny")
+    assert call_cli(*args, "--epochs", "1", cwd=here)[0] == 0
+    assert_clean_error(*call_cli(*args, "--epochs", "2", "--resume", cwd=there), "other data")
+    code, _, err = call_cli("train", "deep-jscc", "--data", here / "tiny", "--crop", "32", "--batch", "2", "--out", out,
+                            "--val", here / "tiny", "--epochs", "2", "--resume", cwd=tmp_path)
+    assert code == 0, err
+
+
+def test_a_fifo_in_place_of_a_training_state_is_refused_not_waited_on(tmp_path, train_dir):
+    out = tmp_path / "m.safetensors"
+    base = ("train", "deep-jscc", "--data", train_dir, "--crop", "32", "--batch", "2", "--out", out)
+    assert call_cli(*base, "--epochs", "1")[0] == 0
+    out.with_suffix(".state.pt").unlink()
+    os.mkfifo(out.with_suffix(".state.pt"))
+    proc = subprocess.run([sys.executable, "-m", "semcodec.cli", *map(str, base), "--epochs", "2", "--resume"],
+                          capture_output=True, text=True, timeout=120)
+    assert_clean_error(proc.returncode, proc.stdout, proc.stderr, "not a regular file")
+
+
+@pytest.mark.parametrize("field,value", [("bandwidth_ratio", 1e308), ("codec", "c" * 100_000)])
+def test_a_record_with_an_absurd_ratio_or_name_is_left_out_with_a_note(tmp_path, kept_bench, field, value):
+    recs = json.loads(json.dumps(kept_bench))
+    recs[0][field] = value
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--format", "csv")
+    assert code == 0 and "Traceback" not in err and "internal error" not in err, err
+    assert "ignored 1 JSON object(s) that are not semcodec records" in err
+
+
+def test_a_kept_image_path_with_a_nul_byte_is_skipped_with_a_note(tmp_path, kept_bench):
+    recs = json.loads(json.dumps(kept_bench))
+    recs[0]["files"]["reconstruction"] = "a\x00b.png"
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--format", "csv")
+    assert code == 0 and "internal error" not in err, err
+
+
+def test_a_settings_file_with_a_5000_digit_number_is_one_line(tmp_path):
+    (tmp_path / "semcodec.toml").write_text("x = " + "9" * 5000 + "\n")
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "semcodec.toml")
+
+
+def test_a_weight_index_pointing_outside_its_folder_is_refused(tmp_path):
+    from semcodec.errors import ModelUnavailable
+    from semcodec.models.validate import check_shards_inside
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a.weight": "../elsewhere/model.safetensors"}}))
+    with pytest.raises(ModelUnavailable, match="outside its folder"):
+        check_shards_inside(tmp_path / "m", "clip")
+    (tmp_path / "m" / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a.weight": "model-00001-of-00001.safetensors"}}))
+    check_shards_inside(tmp_path / "m", "clip")

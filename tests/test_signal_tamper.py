@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import math
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -399,3 +400,22 @@ def test_a_signal_sent_over_a_parametrised_channel_decodes_from_its_file(tmp_pat
     assert enc.returncode == 0, enc.stderr
     dec = run_cli("decode", str(sig), "-o", str(tmp_path / "b.png"))
     assert dec.returncode == 0, dec.stderr
+
+
+def test_a_metadata_key_given_twice_is_refused_not_read_as_the_last(signals, tmp_path):
+    """JSON keeps the last of two equal keys; a file could tell a viewer one checkpoint and the
+    receiver another. The receiver refuses it, and a zip with two members of one name too."""
+    meta, arrays = read_parts(signals["deep-jscc"])
+    text = json.dumps(meta)
+    doubled = text.replace('"codec": ', '"codec": "adjscc", "codec": ', 1)
+    blob = np.frombuffer(doubled.encode(), dtype=np.uint8)
+    path = tmp_path / "dup.npz"
+    with open(path, "wb") as f:
+        np.savez(f, meta=blob, **arrays)
+    assert_clean_error(*call_cli("decode", path, "-o", tmp_path / "o.png"), "not a readable signal file")
+    twice = tmp_path / "twice.npz"
+    twice.write_bytes(signals["deep-jscc"].read_bytes())
+    with zipfile.ZipFile(twice, "a") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
+        zf.writestr("meta.npy", zipfile.ZipFile(signals["deep-jscc"]).read("meta.npy"))
+    assert_clean_error(*call_cli("decode", twice, "-o", tmp_path / "o.png"), "share a name")

@@ -54,6 +54,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+#: A name (codec, dataset, image, channel) longer than this is not one a bench writes.
+MAX_NAME_CHARS = 4096
+#: k/n beyond this is no bandwidth ratio (a budget of 1,000 channel uses a pixel value).
+MAX_RATIO = 1000.0
+
+
 def record_problem(rec: Any) -> str | None:
     """Why ``rec`` is not a semcodec record a report can use (``None`` if it is one)."""
     if not isinstance(rec, dict):
@@ -61,6 +67,8 @@ def record_problem(rec: Any) -> str | None:
     for key in ("codec", "dataset", "image", "channel"):
         if not isinstance(rec.get(key), str):
             return f"{key} missing or not a string"
+        if len(rec[key]) > MAX_NAME_CHARS:
+            return f"{key} longer than {MAX_NAME_CHARS} characters"
     if not _is_number(rec.get("snr_db")):
         return "snr_db missing or not a number"
     if not isinstance(rec.get("seed"), int) or isinstance(rec.get("seed"), bool):
@@ -75,8 +83,8 @@ def record_problem(rec: Any) -> str | None:
     if not isinstance(rec.get("metrics"), dict) or not all(
             v is None or _is_number(v) for v in rec["metrics"].values()):
         return "metrics missing or not numbers"
-    if not _is_number(rec.get("bandwidth_ratio")):
-        return "bandwidth_ratio missing or not a number"
+    if not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO:
+        return f"bandwidth_ratio missing or not a number in [0, {MAX_RATIO:g}]"
     cfg = rec.get("config", {})
     if not isinstance(cfg, dict):
         return "config is not an object"

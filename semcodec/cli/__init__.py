@@ -92,6 +92,12 @@ def main() -> None:
         except OSError:
             pass
         raise SystemExit(0) from None
+    except RecursionError:
+        if debug:
+            raise
+        err_console.print("[red]error:[/red] an input is nested too deeply to read (lists or tables inside one "
+                          "another thousands deep)", highlight=False)
+        raise SystemExit(2) from None
     except MemoryError:
         if debug:
             raise

@@ -11,7 +11,7 @@ from rich.markup import escape
 from ..signal import parse_ratio
 from ..errors import InvalidInput, SemcodecError
 from .app import app, console, err_console
-from .common import MaxPixelsOpt, PLOT_SUFFIXES, Transmission, apply_limits, apply_model_overrides, check_device, check_metric, check_output, check_writable, make_channel, make_codec, parse_options, parse_snr_list, with_transmission_options
+from .common import MaxPixelsOpt, PLOT_SUFFIXES, Transmission, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_metric, check_output, check_writable, make_channel, make_codec, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
 
@@ -87,6 +87,10 @@ def bench_cmd(
         question_map = read_queries(queries, {im.id for im in images})
         images = [im for im in images if im.id in question_map]  # only the images asked about
     images = images[:limit] if limit else images
+    # what the bench reads is never what it writes: the results, the questions, the images
+    check_distinct({"--out": out, "--queries": queries, "--plot": plot_path})
+    check_report_outputs({"--plot": plot_path}, None, [out] + ([queries] if queries else []),
+                         [{"image_path": str(im.path)} for im in images])
     options = parse_options(link.opt)
     skipped: dict[str, str] = {}
     instances = {}

@@ -235,7 +235,7 @@ def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None,
             targets.update({f"--html {html_dir}": f for f in html_dir.iterdir() if HTML_OUTPUT.match(f.name)})
     for what, path in targets.items():
         if os.path.exists(path) and file_identity(path) in protected:
-            raise InvalidInput(f"{what} would overwrite {protected[file_identity(path)]}, which this report reads "
+            raise InvalidInput(f"{what} would overwrite {protected[file_identity(path)]}, which this command reads "
                                f"({path}); choose another path")
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..errors import InvalidInput
 from .app import one_line, app, err_console
-from .common import PLOT_SUFFIXES, check_metric, check_output, check_report_outputs
+from .common import PLOT_SUFFIXES, check_distinct, check_metric, check_output, check_report_outputs
 from .render import render_tables, render_vs, split_list
 
 
@@ -80,6 +80,7 @@ def report_cmd(
         from ..report.comparison import compare
 
         vs_tables = compare(tables, kept, vs, bootstrap)
+    check_distinct({"--plot": plot_path, "--grid": grid_path, "--rd": rd_path})  # one output never replaces another
     check_report_outputs({"--plot": plot_path, "--grid": grid_path, "--rd": rd_path}, html_dir, results, records)
     from ..report.tables import SKIPPED
 

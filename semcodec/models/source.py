@@ -97,7 +97,7 @@ def _toml_ids() -> dict[str, str]:
         models = tomllib.loads(path.read_text(encoding="utf-8")).get("models", {})
     except (RecursionError, MemoryError):  # tables or arrays nested thousands deep
         raise InvalidInput("semcodec.toml: nested too deeply to read (tables or arrays inside one another)") from None
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+    except (ValueError, OSError) as exc:  # TOMLDecodeError, UnicodeDecodeError, a 5,000-digit int
         raise InvalidInput(f"semcodec.toml: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
         raise InvalidInput("semcodec.toml: [models] must map component names to model ids or folders (strings)")

@@ -44,6 +44,21 @@ MODEL_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
+def check_shards_inside(path: Path, role: str) -> None:
+    """Every shard a ``*.index.json`` names (in the folder or a sub-folder) is a file of that
+    folder: an index pointing at ``../elsewhere`` would load weights the fingerprint never saw."""
+    for index in path.rglob("*.index.json"):
+        try:
+            names = json.loads(index.read_text()).get("weight_map", {}).values() if index.is_file() else []
+            names = list(names)
+        except (OSError, ValueError, AttributeError, RecursionError):
+            raise ModelUnavailable(f"{role}: {index} is not a readable weight index") from None
+        for name in set(names):
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise ModelUnavailable(f"{role}: {index} points outside its folder ({str(name)[:80]!r}); "
+                                       "shards must sit beside their index")
+
+
 def check_layout(key: str, path: str | Path, role: str) -> None:
     """Raise :class:`ModelUnavailable` if ``path`` lacks what component ``key`` needs."""
     path = Path(path)
@@ -59,11 +74,12 @@ def check_layout(key: str, path: str | Path, role: str) -> None:
         if not any((path / o).exists() for o in options):
             raise ModelUnavailable(f"{role}: {path} has no {' or '.join(options)} "
                                    "(is it a complete copy of the model's repo?)")
+    check_shards_inside(path, role)
     expected = MODEL_TYPES.get(key)
     if expected:
         try:
             model_type = json.loads((path / "config.json").read_text()).get("model_type")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             raise ModelUnavailable(f"{role}: {path}/config.json is not readable JSON") from None
         if model_type not in expected:
             raise ModelUnavailable(f"{role}: {path} holds a {model_type!r} model, not {' / '.join(expected)}")

@@ -442,12 +442,12 @@ def _thumb(path: Any, width: int = 240):
     from ..errors import SemcodecError
     from ..imageio import open_rgb
 
-    if not isinstance(path, str):
+    if not isinstance(path, str) or "\x00" in path or len(path) > 4096:
         SKIPPED.append(f"not a file name: {path!r}"[:120])
         return None
     try:
         im = open_rgb(path)
-    except SemcodecError as exc:
+    except (SemcodecError, ValueError) as exc:
         SKIPPED.append(str(exc))
         return None
     return im.resize((width, max(1, round(im.height * width / im.width))))

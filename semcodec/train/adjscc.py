@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
-from .checkpoint import changed_settings, check_resume, load_state, restore_rng, save_checkpoint, state_path
+from .checkpoint import (changed_settings, check_resume, load_state, real_paths, restore_rng, save_checkpoint,
+                         state_path)
 from .trainer import Trainer, TrainOption, TrainRun
 from .data import BYTES_PER_PIXEL, augmented_crops, check_held_out, check_memory, list_images, load_uint8
 
@@ -401,12 +402,13 @@ class AdjsccTrainer(Trainer):
 
         v = values
         config = AdaptiveTrainConfig(
-            data=[str(d) for d in v["data"]], eval_data=[str(e) for e in v["eval_data"] or []], steps=v["steps"],
+            data=real_paths([str(d) for d in v["data"]]), eval_data=real_paths([str(e) for e in v["eval_data"] or []]),
+            steps=v["steps"],
             batch=v["batch"], crop=v["crop"], lr=v["lr"], warmup=v["warmup"], width=v["width"], blocks=v["blocks"],
             snr_min=check_snr(v["snr_min"]), snr_max=check_snr(v["snr_max"]), eval_every=v["eval_every"],
             seed=v["seed"], device=run.device, threads=v["threads"], bf16=v["bf16"],
             channels=list(v["channel"] or ["awgn"]), channel_weights=parse_weights(v["channel_weights"]),
-            coherence=v["coherence"], csi=v["csi"], init=str(v["init"]) if v["init"] else "",
+            coherence=v["coherence"], csi=v["csi"], init=real_paths(str(v["init"])) if v["init"] else "",
         )
         if v["init"] and not Path(v["init"]).is_file():
             raise InvalidInput(f"--init: {v['init']} is not a file")

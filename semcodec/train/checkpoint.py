@@ -70,6 +70,9 @@ def load_state(out: Path, device: Any, what: str = "a training state", require: 
     import torch
 
     path = state_path(out)
+    for what_file in (path, out):
+        if what_file.exists() and not what_file.is_file():  # a FIFO would block for ever
+            raise InvalidInput(f"--resume: {what_file} is not a regular file")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
@@ -84,14 +87,33 @@ def load_state(out: Path, device: Any, what: str = "a training state", require: 
     return state
 
 
+#: Settings that name files or folders: compared as the places they name, so ``tiny``, ``./tiny``
+#: and ``$PWD/tiny`` are one folder, and ``tiny`` from another working directory is another.
+PATH_SETTINGS = ("data", "val", "eval_data", "init")
+
+
+def real_paths(value: Any) -> Any:
+    """A path setting (a string, or a list of them) with every path made absolute and resolved."""
+    if isinstance(value, str):
+        return os.path.realpath(value) if value else value
+    if isinstance(value, list):
+        return [real_paths(v) for v in value]
+    return value
+
+
 def changed_settings(old: Any, new: dict, resumable: Iterable[str], later: dict | None = None) -> list[str]:
     """The settings of ``new`` that a resumed run may not change and that differ from ``old``
-    (a setting added after ``old`` was written counts with its value in ``later``)."""
+    (a setting added after ``old`` was written counts with its value in ``later``; paths compare
+    as the places they name, see :data:`PATH_SETTINGS`)."""
     if not isinstance(old, dict):
         return sorted(new)
     later = later or {}
     keep = set(resumable)
-    return sorted(k for k, v in new.items() if k not in keep and old.get(k, later.get(k)) != v)
+
+    def same(key: str, was: Any, now: Any) -> bool:
+        return real_paths(was) == real_paths(now) if key in PATH_SETTINGS else was == now
+
+    return sorted(k for k, v in new.items() if k not in keep and not same(k, old.get(k, later.get(k)), v))
 
 
 def restore_rng(out: Path, rng: Any, python_state: Any, torch_state: Any) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
-from .checkpoint import changed_settings, check_resume, load_state, save_checkpoint, state_path
+from .checkpoint import changed_settings, check_resume, load_state, real_paths, save_checkpoint, state_path
 from .trainer import Trainer, TrainOption, TrainRun
 from .data import BYTES_PER_PIXEL, check_held_out, check_memory, list_images, load_uint8, random_crops
 
@@ -123,9 +123,10 @@ def train_deep_jscc(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch = 0
     if resume and state_path(out).exists():
+        card_path = out.with_suffix(".json")
         try:
-            old = json.loads(out.with_suffix(".json").read_text()).get("config")
-        except (OSError, ValueError, AttributeError):
+            old = json.loads(card_path.read_text()).get("config") if card_path.is_file() else None
+        except (OSError, ValueError, AttributeError, RecursionError):
             old = None
         if not isinstance(old, dict):
             raise InvalidInput(f"--resume: {out.with_suffix('.json').name} (the card) is missing or damaged: "
@@ -226,7 +227,7 @@ class DeepJsccTrainer(Trainer):
         from ..signal import parse_ratio
 
         config = TrainConfig(
-            data=[str(d) for d in values["data"]], val=[str(v) for v in values["val"] or []],
+            data=real_paths([str(d) for d in values["data"]]), val=real_paths([str(v) for v in values["val"] or []]),
             snr_db=check_snr(values["snr"]), bandwidth=parse_ratio(values["bandwidth"]), channel=values["channel"],
             epochs=values["epochs"], batch=values["batch"], crop=values["crop"], lr=values["lr"],
             lr_final=values["lr"] / 10, seed=values["seed"], device=run.device,

@@ -92,17 +92,12 @@ def main() -> None:
         except OSError:
             pass
         raise SystemExit(0) from None
-    except RecursionError:
+    except (MemoryError, RecursionError) as exc:  # what an outsized or deeply nested input causes
         if debug:
             raise
-        err_console.print("[red]error:[/red] an input is nested too deeply to read (lists or tables inside one "
-                          "another thousands deep)", highlight=False)
-        raise SystemExit(2) from None
-    except MemoryError:
-        if debug:
-            raise
-        err_console.print("[red]error:[/red] out of memory (a smaller image, --max-pixels or "
-                          "--limit may help)", highlight=False)
+        reason = ("out of memory (a smaller image, --max-pixels or --limit may help)" if isinstance(exc, MemoryError)
+                  else "an input is nested too deeply to read (lists or tables inside one another thousands deep)")
+        err_console.print(f"[red]error:[/red] {reason}", highlight=False)
         raise SystemExit(2) from None
     except Exception as exc:
         if debug:

@@ -206,3 +206,13 @@ def test_a_folder_given_on_purpose_is_not_told_to_pull_and_no_message_names_a_no
 
         source._overrides.pop("relevance_vlm", None)
     assert "models pull relevance_vlm" in line and "pull uo-isc training" not in line
+
+
+def test_a_clip_whose_weights_are_all_nan_fails_the_check(tiny_models, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(tiny_models["clip"], tmp_path / "clip")
+    weights = folder / "model.safetensors"
+    state = {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in load_file(weights).items()}
+    save_file(state, str(weights))
+    _check("clip", folder, "NaN or infinity")

@@ -93,6 +93,17 @@ def pull(key: str) -> Path:
         raise ModelUnavailable(f"could not download {key} {mid!r}: {type(exc).__name__}: {exc}") from None
 
 
+def _finite(key: str, *tensors) -> None:
+    """A probe's output must be numbers: NaN or infinite weights load without complaint."""
+    import torch
+
+    from ..errors import ModelUnavailable
+
+    for t in tensors:
+        if not bool(torch.isfinite(torch.as_tensor(t, dtype=torch.float32)).all()):
+            raise ModelUnavailable(f"{key}: the model loads but computes NaN or infinity (damaged weights?)")
+
+
 def check(key: str) -> str:
     """Load ``key`` from the cache and run one tiny forward pass; returns what it produced."""
     import torch
@@ -113,7 +124,9 @@ def check(key: str) -> str:
     if key == "clip":
         from .clip import ClipEmbedder
 
-        return f"embedding dim {ClipEmbedder().image_embeds([probe]).shape[-1]}"
+        embeds = ClipEmbedder().image_embeds([probe])
+        _finite(key, embeds)
+        return f"embedding dim {embeds.shape[-1]}"
     if key == "segmenter":
         from .segmenter import Segmenter
 
@@ -124,6 +137,7 @@ def check(key: str) -> str:
 
         image, _ = Generator(ip_adapter=key == "ip_adapter", steps=1, resolution=64).generate(
             "a photo", (64, 64), image_prompt=probe if key == "ip_adapter" else None)
+        _finite(key, image)
         return f"image {tuple(image.shape)}"
     if key == "vqa":
         from .captioner import VQA
@@ -133,6 +147,7 @@ def check(key: str) -> str:
         from .relevance import RelevanceLoss
 
         loss = RelevanceLoss().__call__(probe[None], probe[None], ["what is this?"])
+        _finite(key, loss)
         return f"relevance loss {float(loss):.4f}"
     if key == "clipseg":
         from .clipseg import ClipSegTowers
@@ -140,6 +155,7 @@ def check(key: str) -> str:
         towers = ClipSegTowers()
         hidden = towers.hidden_states(probe[None], (towers.num_layers,))[0]
         text = towers.text_features(["what is this?"])
+        _finite(key, hidden, text)
         return f"vision {tuple(hidden.shape)}, query embedding dim {text.shape[-1]}"
     # every component in COMPONENTS is probed above: this is a programming error, not a user's
     raise AssertionError(f"no probe for component {key!r}")

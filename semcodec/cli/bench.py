@@ -11,14 +11,14 @@ from rich.markup import escape
 from ..signal import parse_ratio
 from ..errors import InvalidInput, SemcodecError
 from .app import app, console, err_console
-from .common import MaxPixelsOpt, PLOT_SUFFIXES, Transmission, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_metric, check_output, check_writable, make_channel, make_codec, parse_options, parse_snr_list, with_transmission_options
+from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_metric, check_output, check_writable, make_channel, make_codec, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
 
 @app.command("bench")
 @with_transmission_options
 def bench_cmd(
-    link: Transmission,
+    link: TransmissionOptions,
     dataset: Annotated[str, typer.Argument(help="kodak24, bsds500, voc2012 or a folder of images.")],
     codecs: Annotated[str, typer.Option("--codecs", help="Comma-separated names, or all.")] = "all",
     snr: Annotated[str, typer.Option("--snr", help="Comma-separated channel SNRs in dB.")] = "0,5,10,15,20",

@@ -35,7 +35,7 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option("--model", help="Componen
 
 
 @dataclass(frozen=True)
-class Transmission:
+class TransmissionOptions:
     """The options of a transmission that ``encode`` and ``bench`` share (see
     :func:`with_transmission_options`)."""
 
@@ -55,18 +55,18 @@ TRANSMISSION_OPTIONS = {"channel": ChannelOpt, "csi": CsiOpt, "seed": SeedOpt, "
 
 
 def with_transmission_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the transmission options; it receives them as one ``link: Transmission``
+    """Give a command the transmission options; it receives them as one ``link: TransmissionOptions``
     (declared once here, so commands do not each repeat the list)."""
     hints = typing.get_type_hints(command, include_extras=True)
     own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
            if p.name != "link"]
-    defaults = Transmission()
+    defaults = TransmissionOptions()
     extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name), annotation=kind)
              for name, kind in TRANSMISSION_OPTIONS.items()]
 
     @functools.wraps(command)
     def wrapper(**values: Any) -> Any:
-        link = Transmission(**{name: values.pop(name) for name in TRANSMISSION_OPTIONS})
+        link = TransmissionOptions(**{name: values.pop(name) for name in TRANSMISSION_OPTIONS})
         return command(**values, link=link)
 
     wrapper.__signature__ = inspect.Signature(own + extra, return_annotation=None)  # type: ignore[attr-defined]

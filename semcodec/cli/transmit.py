@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ..errors import InvalidInput, SemcodecError
 from .app import app, console
-from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, Transmission, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, make_channel, make_codec, parse_options, with_transmission_options
+from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, TransmissionOptions, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, make_channel, make_codec, parse_options, with_transmission_options
 
 
 @app.command("codecs")
@@ -78,7 +78,7 @@ def _print_summary(rec: dict, out: Path | None) -> None:
 @app.command("encode")
 @with_transmission_options
 def encode_cmd(
-    link: Transmission,
+    link: TransmissionOptions,
     image: Annotated[Optional[Path], typer.Argument(help="Image file (default: the built-in sample).")] = None,
     snr: SnrOpt = "10",
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`; default: the project's default codec).")] = None,

@@ -86,12 +86,9 @@ def sha256(path: Path) -> str:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        h = hashlib.sha256()
         with os.fdopen(fd, "rb") as f:
             fd = -1
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+            return hashlib.file_digest(f, "sha256").hexdigest()
     finally:
         if fd >= 0:
             os.close(fd)

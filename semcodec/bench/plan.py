@@ -67,26 +67,13 @@ def _placeholder(plan: BenchPlan, image: "DatasetImage", codec: "Codec", snr: fl
 
 def file_digest(path: Path) -> str | None:
     """sha256 (16 hex) of a file's bytes, or ``None`` when it cannot be read (the load says why)
-    or is not a regular file: a FIFO would block the open and ``/dev/zero`` never ends, so the file
-    is opened non-blocking and checked before a byte is read."""
-    import hashlib
-    import stat
+    or is not a regular file (:func:`semcodec.data.sha256` never reads a FIFO or a device)."""
+    from ..data import sha256
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return sha256(path)[:16]
     except (OSError, ValueError):
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            return hashlib.file_digest(f, "sha256").hexdigest()[:16]
-    except OSError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
 
 
 @dataclass

@@ -10,7 +10,6 @@ checks before the run (``--out``, ``--resume``/``--force``, ``--device``), one p
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -97,4 +96,4 @@ class TinyAutoencoderTrainer(Trainer):
                 "train_psnr_db": round(10 * math.log10(1 / max(loss, 1e-12)), 3), "command": run.command}
         save_checkpoint(run.out, net, card, state={"model": net.state_dict(), "optimizer": opt.state_dict(),
                                                    "step": step, "rng": rng.getstate(), "config": config})
-        return f"wrote {run.out} and {state_path(run.out).name} ({json.dumps(card['train_psnr_db'])} dB on the training crops)"
+        return f"wrote {run.out} and {state_path(run.out).name} ({card['train_psnr_db']:.2f} dB on the training crops)"

@@ -357,3 +357,20 @@ def parse_channel_spec(spec: str):
             raise InvalidInput(f"channel {name}: {key} must be in [{lo:g}, {hi:g}], got {value.strip()}")
         kwargs[key] = v
     return cls(**kwargs)
+
+
+def build_channel(name: str, csi: str | None = None):
+    """The channel of ``--channel NAME[:params]``; ``--csi`` sets its ``csi`` parameter (perfect or
+    estimated receiver CSI) on a channel that has one."""
+    if csi is None:
+        return parse_channel_spec(name)
+    if csi not in ("perfect", "estimated"):
+        raise InvalidInput(f"--csi must be perfect or estimated, got {csi!r}")
+    base, _, rest = str(name).strip().partition(":")
+    if "csi" not in (getattr(load_channel(base), "params", {}) or {}):
+        raise InvalidInput(f"--csi: channel {base} has no channel state to estimate (a fading block channel "
+                           f"has: rayleigh, rician, ofdm-tdl)" if csi == "estimated" else
+                           f"--csi: channel {base} takes no csi setting")
+    if any(item.split("=")[0].strip() == "csi" for item in rest.split(",")):
+        raise InvalidInput("--csi and the channel spec's csi= say the same thing: give one")
+    return parse_channel_spec(f"{base}:{rest + ',' if rest.strip() else ''}csi={csi}")

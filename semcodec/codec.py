@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
-from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses, pilots_reserved
+from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses, parse_ratio, pilots_reserved
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -531,3 +531,46 @@ def load_codec(name: str) -> type[Codec]:
     from .registry import CODECS, load_subclass
 
     return load_subclass(CODECS, name, Codec)
+
+
+def build_codec(name: str, bandwidth: str | None, design_snr: str | None, options: dict, device: str | None,
+                explicit: bool = True) -> Codec:
+    """Instantiate the registered codec ``name`` as a command line asks for it, or raise a one-line
+    error saying why it cannot run: its options parsed (a typo before missing weights), its
+    readiness, whether it takes a design SNR and a budget, its configuration checked.
+
+    ``bandwidth`` and ``design_snr`` are the user's text (``"1/12"``, ``"10"``); ``explicit``: the
+    user named this codec (else a missing default codec suggests one that needs no download).
+    """
+    from .channel import check_snr
+    from .errors import CodecNotReady, UnknownName
+    from .registry import NO_DOWNLOAD_CODEC
+
+    try:
+        cls = load_codec(name)
+    except UnknownName:
+        if explicit:
+            raise
+        raise CodecNotReady(
+            f"the default codec {name} is not installed; use --codec {NO_DOWNLOAD_CODEC}, "
+            "which works with no download"
+        ) from None
+    cls.parse_options(options)  # a typo in an option is reported before missing weights
+    ready, reason = cls.readiness()
+    if not ready:
+        hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
+        raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
+    design = check_snr(design_snr) if design_snr is not None else None
+    if design is not None and not cls.uses_design_snr:
+        raise InvalidInput(f"{name} does not take --design-snr: it sends the same whatever the channel")
+    if bandwidth is not None and cls.rate != "budget":
+        if cls.rate == "configured":
+            raise InvalidInput(f"{name} does not take --bandwidth: its channel uses follow from its options and "
+                               f"checkpoint (see `semcodec codecs --options {name}`)")
+        use = f"a fixed k/n of {cls.fixed_ratio:g}" if cls.rate == "fixed" else "a content-dependent number of"
+        raise InvalidInput(f"{name} does not take --bandwidth: it uses {use} channel uses"
+                           + ("" if cls.rate == "fixed" else " (records say \"variable\")"))
+    ratio = parse_ratio(bandwidth) if bandwidth is not None else DEFAULT_BANDWIDTH
+    codec = cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
+    codec.check_config()  # e.g. no checkpoint for this budget: said now, not once per image later
+    return codec

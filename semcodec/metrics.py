@@ -356,3 +356,14 @@ def load_metric(name: str) -> type[Metric]:
     from .registry import METRICS, load_subclass
 
     return load_subclass(METRICS, name, Metric)
+
+
+def check_metrics(metrics: list[str] | None) -> None:
+    """Every name in ``metrics`` is a registered metric (else one line naming the known ones)."""
+    from .errors import InvalidInput
+    from .registry import METRICS, names
+
+    known = names(METRICS)
+    for m in metrics or []:
+        if m not in known:
+            raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")

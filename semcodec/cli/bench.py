@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from ..signal import parse_ratio
-from ..errors import InvalidInput, SemcodecError
+from ..channel import build_channel
+from ..errors import InvalidInput
 from .app import app, console, err_console
-from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_metric, check_output, check_writable, make_channel, make_codec, parse_options, parse_snr_list, with_transmission_options
+from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
 
@@ -46,9 +46,8 @@ def bench_cmd(
     from .. import data as datasets
     from ..bench import BenchPlan, run_bench
     from ..report.tables import aggregate, plot
-    from ..errors import CodecNotReady
-    from ..registry import CODECS, names
-    from ..codec import load_codec
+    from ..bench.selection import parse_budgets, select_codecs
+    from ..metrics import check_metrics
     from ..bench.results_file import ResultsWriter, check_results_path
 
     snrs = parse_snr_list(snr)
@@ -57,23 +56,15 @@ def bench_cmd(
     check_output(plot_path, PLOT_SUFFIXES)
     check_results_path(out)
     check_writable(out)
-    check_metric(metric)
-    budgets: list[str | None] = [b.strip() for b in link.bandwidth.split(",") if b.strip()] if link.bandwidth else [None]
-    by_value: dict[float | None, str | None] = {}
-    for b in budgets:
-        by_value.setdefault(parse_ratio(b) if b is not None else None, b)  # 1/12 and 0.0833… are one budget
-    budgets = list(by_value.values())
+    check_metrics([metric])  # the one shown in the table
+    budgets = parse_budgets(link.bandwidth)
     if keep_images is not None:
         try:
             keep_images.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InvalidInput(f"--keep-images {keep_images}: {exc.strerror or exc}") from None
     metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
-    if metric_list:
-        known = names("semcodec.metrics")
-        for m in metric_list:
-            if m not in known:
-                raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
+    check_metrics(metric_list)
     from ..bench.executors import make_executor
 
     if link.device:  # a codec may load its model onto the device as it is built
@@ -91,56 +82,16 @@ def bench_cmd(
     check_distinct({"--out": out, "--queries": queries, "--plot": plot_path})
     check_report_outputs({"--plot": plot_path}, None, [out] + ([queries] if queries else []),
                          [{"image_path": str(im.path)} for im in images])
-    options = parse_options(link.opt)
-    skipped: dict[str, str] = {}
-    instances = {}
-    explicit = codecs.strip() != "all"
-    wanted = [c.strip() for c in codecs.split(",") if c.strip()] if explicit else names(CODECS)
-    if not wanted:
-        raise InvalidInput("--codecs names no codec (comma-separated names, or all)")
-    accepted_anywhere: set[str] = set()
-    for codec_name in wanted:
-        try:
-            cls = load_codec(codec_name)
-        except SemcodecError as exc:
-            if explicit:
-                raise
-            skipped[codec_name] = str(exc)
-            continue
-        # KEY=VALUE goes to every codec that declares KEY; CODEC.KEY=VALUE to that codec only
-        accepted = {k: v for k, v in options.items() if "." not in k and k in cls.options}
-        accepted_anywhere |= set(accepted)
-        scoped = {k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(f"{codec_name}.")}
-        accepted.update(scoped)
-        accepted_anywhere |= {f"{codec_name}.{k}" for k in scoped}
-        cls.parse_options(accepted)  # a bad value is the user's to fix, whichever codecs are selected
-        try:
-            if not explicit:
-                ready, reason = cls.readiness()
-                if not ready:
-                    skipped[codec_name] = reason
-                    continue
-                if cls.takes_query and question_map is None:
-                    skipped[codec_name] = "it answers users' questions: give them with --queries FILE"
-                    continue
-            for b in budgets:
-                key = codec_name if len(budgets) == 1 else f"{codec_name}@{b}"
-                instances[key] = make_codec(codec_name, b, link.design_snr, accepted, link.device)
-        except SemcodecError as exc:
-            if explicit or (accepted and not isinstance(exc, CodecNotReady)):
-                raise  # with options of the user's, a codec that cannot be built is the user's to fix
-            skipped[codec_name] = str(exc)
-    unused = set(options) - accepted_anywhere
-    if unused:
-        raise InvalidInput(f"no selected codec takes option(s) {', '.join(sorted(unused))} (CODEC.KEY=VALUE gives "
-                           "an option to one codec)")
-    for codec_name, reason in skipped.items():
+    selection = select_codecs(codecs, parse_options(link.opt), budgets, link.design_snr, link.device,
+                              question_map is not None)
+    instances = selection.instances
+    for codec_name, reason in selection.skipped.items():
         err_console.print(f"[yellow]skipping {codec_name}:[/yellow] {escape(reason)}", highlight=False)
     if not instances:
         raise InvalidInput("no codec is ready to run")
     check_device(link.device)
     plan = BenchPlan(dataset=name, images=images, codecs=instances, snrs=snrs,
-                     channel=make_channel(link.channel, link.csi), seed=link.seed, metrics=metric_list, out=out,
+                     channel=build_channel(link.channel, link.csi), seed=link.seed, metrics=metric_list, out=out,
                      keep_images=keep_images, queries=question_map)
     if question_map is None and any(c.takes_query for c in instances.values()):
         asking = ", ".join(sorted({c.name for c in instances.values() if c.takes_query}))

@@ -15,11 +15,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..signal import parse_ratio
 from ..errors import InvalidInput
 
-
-DEFAULT_BANDWIDTH = 1 / 12  # the same as semcodec.codec.DEFAULT_BANDWIDTH, without importing it
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
@@ -81,15 +78,6 @@ def apply_model_overrides(models: list[str] | None) -> None:
         apply_overrides(models)
 
 
-def check_metric(metric: str) -> None:
-    """A metric shown in a table must be one a record can hold."""
-    from ..registry import METRICS, names
-
-    known = names(METRICS)
-    if metric not in known:
-        raise InvalidInput(f"unknown metric {metric!r} (known: {', '.join(known)})")
-
-
 def parse_snr_list(text: str) -> list[float]:
     """'-3,0,3' -> [-3.0, 0.0, 3.0], each checked to be a finite SNR in range."""
     from ..channel import check_snr
@@ -125,44 +113,6 @@ def parse_options(opts: list[str] | None) -> dict[str, object]:
 def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def make_codec(name: str, bandwidth: str | None, design_snr: str | None, options: dict, device: str | None,
-               explicit: bool = True):
-    """Instantiate a registered codec, or raise a one-line error saying why it cannot run."""
-    from ..channel import check_snr
-    from ..errors import CodecNotReady, UnknownName
-    from ..registry import NO_DOWNLOAD_CODEC
-    from ..codec import load_codec
-
-    try:
-        cls = load_codec(name)
-    except UnknownName:
-        if explicit:
-            raise
-        raise CodecNotReady(
-            f"the default codec {name} is not installed; use --codec {NO_DOWNLOAD_CODEC}, "
-            "which works with no download"
-        ) from None
-    cls.parse_options(options)  # a typo in an option is reported before missing weights
-    ready, reason = cls.readiness()
-    if not ready:
-        hint = "" if explicit else f"; or use --codec {NO_DOWNLOAD_CODEC}, which works with no download"
-        raise CodecNotReady(f"{name} is not ready: {reason}{hint}")
-    design = check_snr(design_snr) if design_snr is not None else None
-    if design is not None and not cls.uses_design_snr:
-        raise InvalidInput(f"{name} does not take --design-snr: it sends the same whatever the channel")
-    if bandwidth is not None and cls.rate != "budget":
-        if cls.rate == "configured":
-            raise InvalidInput(f"{name} does not take --bandwidth: its channel uses follow from its options and "
-                               f"checkpoint (see `semcodec codecs --options {name}`)")
-        use = f"a fixed k/n of {cls.fixed_ratio:g}" if cls.rate == "fixed" else "a content-dependent number of"
-        raise InvalidInput(f"{name} does not take --bandwidth: it uses {use} channel uses"
-                           + ("" if cls.rate == "fixed" else " (records say \"variable\")"))
-    ratio = parse_ratio(bandwidth) if bandwidth is not None else DEFAULT_BANDWIDTH
-    codec = cls(bandwidth=ratio, design_snr_db=design, device=device, **options)
-    codec.check_config()  # e.g. no checkpoint for this budget: said now, not once per image later
-    return codec
 
 
 def check_writable(path: Path | None) -> None:
@@ -269,22 +219,3 @@ def apply_limits(max_pixels: int | None) -> None:
 
     set_max_pixels(max_pixels)
     current()  # a bad SEMCODEC_MAX_PIXELS is an error now, not when the first image loads
-
-
-def make_channel(name: str, csi: str | None = None):
-    """The channel of ``--channel NAME[:params]``; ``--csi`` sets its ``csi`` parameter (perfect or
-    estimated receiver CSI) on a channel that has one."""
-    from ..channel import load_channel, parse_channel_spec
-
-    if csi is None:
-        return parse_channel_spec(name)
-    if csi not in ("perfect", "estimated"):
-        raise InvalidInput(f"--csi must be perfect or estimated, got {csi!r}")
-    base, _, rest = str(name).strip().partition(":")
-    if "csi" not in (getattr(load_channel(base), "params", {}) or {}):
-        raise InvalidInput(f"--csi: channel {base} has no channel state to estimate (a fading block channel "
-                           f"has: rayleigh, rician, ofdm-tdl)" if csi == "estimated" else
-                           f"--csi: channel {base} takes no csi setting")
-    if any(item.split("=")[0].strip() == "csi" for item in rest.split(",")):
-        raise InvalidInput("--csi and the channel spec's csi= say the same thing: give one")
-    return parse_channel_spec(f"{base}:{rest + ',' if rest.strip() else ''}csi={csi}")

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..errors import InvalidInput
 from .app import one_line, app, err_console
-from .common import PLOT_SUFFIXES, check_distinct, check_metric, check_output, check_report_outputs
+from .common import PLOT_SUFFIXES, check_distinct, check_output, check_report_outputs
 from .render import render_tables, render_vs, split_list
 
 
@@ -40,9 +40,10 @@ def report_cmd(
 
     from ..report.comparison import DERIVED, add_derived
     from ..report.formats import FORMATS as PAPER_FORMATS
+    from ..metrics import check_metrics
 
     if metric not in DERIVED:
-        check_metric(metric)
+        check_metrics([metric])
     if fmt not in FORMATS + PAPER_FORMATS:
         raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(FORMATS + PAPER_FORMATS)}")
     for path in (plot_path, grid_path, rd_path):

@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from ..channel import build_channel
+from ..codec import build_codec
 from ..errors import InvalidInput, SemcodecError
 from .app import app, console
-from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, TransmissionOptions, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, make_channel, make_codec, parse_options, with_transmission_options
+from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, TransmissionOptions, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, parse_options, with_transmission_options
 
 
 @app.command("codecs")
@@ -115,7 +117,7 @@ def encode_cmd(
     options = {k[len(name) + 1:] if k.startswith(f"{name}.") else k: v for k, v in options.items()}
     if link.device:  # a codec may load its model onto the device as it is built
         check_device(link.device)
-    c = make_codec(name, link.bandwidth, link.design_snr, options, link.device, explicit=codec is not None)
+    c = build_codec(name, link.bandwidth, link.design_snr, options, link.device, explicit=codec is not None)
     check_device(link.device)
     if image is None:
         from ..sample import sample_image
@@ -124,7 +126,7 @@ def encode_cmd(
     else:
         source, image_id = load_image(image), image.stem
     c.operating_point(snr_db, query)  # a missing or unwanted --query is said before any work
-    result = c.run(source, snr_db=snr_db, channel=make_channel(link.channel, link.csi), seed=link.seed, query=query)
+    result = c.run(source, snr_db=snr_db, channel=build_channel(link.channel, link.csi), seed=link.seed, query=query)
     rec = result.record
     rec["image"] = image_id
     if output is not None:

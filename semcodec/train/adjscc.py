@@ -31,20 +31,19 @@ from typing import Callable, Optional
 from ..errors import DatasetError, InvalidInput
 from .checkpoint import (changed_settings, check_resume, load_state, real_paths, restore_rng, save_checkpoint,
                          state_path)
+from .settings import StepSettings
 from .trainer import Trainer, TrainOption, TrainRun
 from .data import BYTES_PER_PIXEL, augmented_crops, check_held_out, check_memory, list_images, load_uint8
 
 
-@dataclass
-class AdaptiveTrainConfig:
+@dataclass(kw_only=True)
+class AdaptiveTrainConfig(StepSettings):
     """Everything that determines a training run (written into the checkpoint's card)."""
 
     data: list[str]
     eval_data: list[str] = field(default_factory=list)
     steps: int = 150_000
-    batch: int = 16
     crop: int = 128
-    lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup: int = 1000
     clip: float = 1.0
@@ -56,11 +55,8 @@ class AdaptiveTrainConfig:
     c_max: int = 16
     width: int = 64
     blocks: int = 2
-    seed: int = 0
-    save_every: int = 500
     eval_every: int = 2500
     eval_snrs: list[float] = field(default_factory=lambda: [0.0, 10.0, 19.0])
-    device: str = "cpu"
     threads: int = 0
     bf16: bool = False
     #: channels drawn per sample (registered names; ``rayleigh`` blocks of ``coherence`` symbols)

@@ -20,12 +20,13 @@ from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
 from .checkpoint import changed_settings, check_resume, load_state, real_paths, save_checkpoint, state_path
+from .settings import RunSettings
 from .trainer import Trainer, TrainOption, TrainRun
 from .data import BYTES_PER_PIXEL, check_held_out, check_memory, list_images, load_uint8, random_crops
 
 
-@dataclass
-class TrainConfig:
+@dataclass(kw_only=True)
+class TrainConfig(RunSettings):
     """Everything that determines a training run (written into the checkpoint's card)."""
 
     data: list[str]
@@ -34,14 +35,10 @@ class TrainConfig:
     bandwidth: float = 1 / 12
     channel: str = "awgn"
     epochs: int = 100
-    batch: int = 16
     crop: int = 128
-    lr: float = 1e-3
     lr_final: float = 1e-4
     decay_at: float = 0.8
-    seed: int = 0
     val_every: int = 0
-    device: str = "cpu"
 
 
 #: Settings a resumed run may change (how long, on what, how often it reports); every other one

@@ -32,23 +32,22 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..errors import InvalidInput
 from .checkpoint import changed_settings, check_resume, load_state, restore_rng, save_checkpoint, state_path
 from .data import check_memory
+from .settings import StepSettings
 from .trainer import Trainer, TrainOption, TrainRun
 
 if TYPE_CHECKING:
     from ..queries import Sample
 
 
-@dataclass
-class UoIscTrainConfig:
+@dataclass(kw_only=True)
+class UoIscTrainConfig(StepSettings):
     """Everything that determines a run (written into the card)."""
 
     data: str
-    steps: int = 20000
     phase2_at: float = 0.5
     batch: int = 4
     lr: float = 1e-4
     lr_d: float = 1e-5
-    warmup: int = 500
     layers: list[int] = field(default_factory=lambda: [3, 6, 9, 12])
     reduce_dim: int = 64
     group: int = 32
@@ -61,9 +60,6 @@ class UoIscTrainConfig:
     relevance_weight: float = 0.1
     adv_weight: float = 0.01
     gp_weight: float = 10.0
-    seed: int = 0
-    device: str = "cpu"
-    save_every: int = 500
 
 
 #: What --resume may change: when and where the run goes on, not what it computes.

@@ -113,12 +113,16 @@ def tensor_to_pil(x: "Tensor") -> "PILImage.Image":
 
     x = x.detach()
     h, w = int(x.shape[-2]), int(x.shape[-1])
-    arr = np.empty((h, w, 3), dtype=np.uint8)
-    rows = max(1, (1 << 22) // max(1, w))  # ~50 MB of float32 at a time: a 64-megapixel picture
-    for top in range(0, h, rows):          # never holds more than its 8-bit copy and one band
+    rows = max(1, (1 << 20) // max(1, w))  # ~12 MB of float32 at a time: a 64-megapixel picture
+    if rows >= h:
+        band = x.to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
+        return Image.fromarray(np.ascontiguousarray(band.to(torch.uint8).permute(1, 2, 0).numpy()), "RGB")
+    out = Image.new("RGB", (w, h))  # filled band by band: never more than the picture and one band
+    for top in range(0, h, rows):
         band = x[:, top:top + rows].to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
-        arr[top:top + rows] = band.to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(arr, "RGB")
+        out.paste(Image.fromarray(np.ascontiguousarray(band.to(torch.uint8).permute(1, 2, 0).numpy()), "RGB"),
+                  (0, top))
+    return out
 
 
 def quantize(x: "Tensor") -> "Tensor":

@@ -216,3 +216,16 @@ def test_a_clip_whose_weights_are_all_nan_fails_the_check(tiny_models, tmp_path)
     state = {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in load_file(weights).items()}
     save_file(state, str(weights))
     _check("clip", folder, "NaN or infinity")
+
+
+def test_a_pickle_torch_will_not_load_as_weights_is_one_line_without_torch_s_warning(tiny_models, tmp_path):
+    """A ``pytorch_model.bin`` that is a pickle of protocol 4 holding a global (not plain weights):
+    torch's safe loader refuses it and warns about the protocol; the user reads one line of ours."""
+    import pickle
+
+    folder = _copy(tiny_models["clip"], tmp_path / "clip")
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": print}, protocol=4))
+    code, out, err = call_cli("models", "check", "clip", "--model", f"clip={folder}")
+    assert_clean_error(code, out, err, "does not load as plain weights")
+    assert "Warning" not in err and "torch.load" not in err, err

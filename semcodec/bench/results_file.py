@@ -23,6 +23,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ def _is_number(value: Any) -> bool:
 
 #: A name (codec, dataset, image, channel) longer than this is not one a bench writes.
 MAX_NAME_CHARS = 4096
+#: Control characters (C0, DEL, C1): no name of a codec, dataset or channel holds one.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: k/n beyond this is no bandwidth ratio (a budget of 1,000 channel uses a pixel value).
 MAX_RATIO = 1000.0
 
@@ -69,6 +72,8 @@ def record_problem(rec: Any) -> str | None:
             return f"{key} missing or not a string"
         if len(rec[key]) > MAX_NAME_CHARS:
             return f"{key} longer than {MAX_NAME_CHARS} characters"
+        if key != "image" and _CONTROL.search(rec[key]):  # a terminal escape is no codec's name
+            return f"{key} holds control characters"
     if not _is_number(rec.get("snr_db")):
         return "snr_db missing or not a number"
     if not isinstance(rec.get("seed"), int) or isinstance(rec.get("seed"), bool):
@@ -138,6 +143,7 @@ class ReadResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     malformed: int = 0  # lines that are not JSON
     foreign: int = 0  # JSON that is not a semcodec record
+    foreign_reason: str = ""  # why the first of them is not
     torn_bytes: int = 0  # a last line without its newline (a killed writer)
     #: records holding a key twice (JSON allows it; the last value is the one read): (count, e.g. key)
     duplicated: list[str] = field(default_factory=list)
@@ -148,7 +154,8 @@ class ReadResult:
         if self.malformed:
             parts.append(f"{self.malformed} line(s) that are not JSON")
         if self.foreign:
-            parts.append(f"{self.foreign} JSON object(s) that are not semcodec records")
+            parts.append(f"{self.foreign} JSON object(s) that are not semcodec records"
+                         + (f" (e.g. {self.foreign_reason})" if self.foreign_reason else ""))
         if self.torn_bytes:
             parts.append(f"a torn last line ({self.torn_bytes} bytes)")
         return ", ".join(parts)
@@ -205,12 +212,14 @@ def read_results(path: str | Path) -> ReadResult:
                 except (ValueError, RecursionError):  # ValueError: malformed, or a >4,300-digit number
                     out.malformed += 1
                     continue
-                if record_problem(rec) is None:
+                problem = record_problem(rec)
+                if problem is None:
                     if repeated:
                         out.duplicated.append(repeated[0])
                     out.records.append(migrate(rec))
                 else:
                     out.foreign += 1
+                    out.foreign_reason = out.foreign_reason or problem
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     return out

@@ -93,6 +93,8 @@ def run_bench(plan: BenchPlan, on_record: Callable[[dict[str, Any], bool], None]
     found = read_results(plan.out)
     if found.problems():
         warn(f"{plan.out}: ignored {found.problems()}")
+    if found.notes():
+        warn(f"{plan.out}: {found.notes()}")
     done = {record_key(r): r for r in deduplicate(found.records)}
     check_ids_unchanged(plan, found.records)
     wanted = plan.metrics

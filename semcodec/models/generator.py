@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .loading import load_once, to_pil
+from .loading import load_failure, load_once, to_pil
 from .source import dtype_for, require
 
 if TYPE_CHECKING:
@@ -178,8 +178,7 @@ class Generator:
             try:
                 pipe.load_ip_adapter(state, subfolder="models", weight_name=weight)
             except Exception as exc:  # noqa: BLE001 - the adapter's fault, not the SD folder's
-                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-                raise ModelUnavailable(f"{ip_role}: cannot load {ip_path} ({type(exc).__name__}: {first})") from None
+                raise ModelUnavailable(f"{ip_role}: cannot load {ip_path} ({load_failure(exc)})") from None
             return pipe.to(device)
 
         # the adapter folder is part of the key: another adapter is another pipeline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -39,15 +40,25 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
         quiet_libraries()
         token = BUILDING.set(role)
         try:
-            _LOADED[cache_key] = build(path, dev)
+            with warnings.catch_warnings():  # torch's advice on a pickle's protocol is not the user's to read
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                _LOADED[cache_key] = build(path, dev)
         except SemcodecError:
             raise
         except Exception as exc:  # a folder from elsewhere: say which one and why, in one line
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-            raise ModelUnavailable(f"{role}: cannot load {path} ({type(exc).__name__}: {first})") from None
+            raise ModelUnavailable(f"{role}: cannot load {path} ({load_failure(exc)})") from None
         finally:
             BUILDING.reset(token)
     return _LOADED[cache_key]
+
+
+def load_failure(exc: BaseException) -> str:
+    """Why a model folder did not load, in a few words: the exception's type and first line (a
+    pickle that torch's safe loader refuses is said as such, not with torch's advice)."""
+    if type(exc).__name__ == "UnpicklingError":
+        return "UnpicklingError: a pickled checkpoint that does not load as plain weights; use a safetensors copy"
+    first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 def quiet_libraries() -> None:

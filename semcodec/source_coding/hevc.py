@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -88,8 +89,17 @@ def unpack(packet: bytes, template: bytes) -> bytes:
     return boxes + packet[2 + n:]
 
 
+#: Packets made so far, per (chroma, preset), per image (the most recent :data:`CACHED_IMAGES`),
+#: per quality: shared by every encoder of one process, so bpg-capacity's rate search reuses
+#: bpg-ldpc's encodes of the same image (and an SNR sweep never encodes one thing twice).
+_PACKETS: "dict[tuple[str, str], OrderedDict[str, dict[int, bytes]]]" = {}
+#: Images whose packets are kept (a few: a bench visits an image's SNRs and codecs together).
+CACHED_IMAGES = 4
+
+
 class HevcEncoder:
-    """Encodes one image at given qualities into sendable packets, remembering every result."""
+    """Encodes one image at given qualities into sendable packets, remembering every result
+    (in a cache shared by the encoders of one process that have the same settings)."""
 
     def __init__(self, chroma: str = "420", preset: str = "fast") -> None:
         if str(chroma) not in CHROMA:
@@ -98,7 +108,6 @@ class HevcEncoder:
             raise InvalidInput(f"x265 preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         self.chroma = str(chroma)
         self.preset = preset
-        self._cache: dict[tuple[str, int], bytes] = {}
 
     def heif(self, image: "Tensor", quality: int) -> bytes:
         """The plain HEIF file for ``image`` at ``quality`` (0–100)."""
@@ -118,12 +127,23 @@ class HevcEncoder:
         """The shared deflate dictionary: the boxes of the sample image's file (same encoder)."""
         return _template(self.chroma, self.preset)
 
+    def _known(self, key: str) -> dict[int, bytes]:
+        """The packets already made of image ``key`` by any encoder of these settings, by quality."""
+        images = _PACKETS.setdefault((self.chroma, self.preset), OrderedDict())
+        if key in images:
+            images.move_to_end(key)
+        else:
+            images[key] = {}
+            while len(images) > CACHED_IMAGES:
+                images.popitem(last=False)
+        return images[key]
+
     def encode(self, image: "Tensor", quality: int, key: str | None = None) -> bytes:
         """The packet sent for ``image`` at ``quality``."""
-        key = key or image_key(image)
-        if (key, quality) not in self._cache:
-            self._cache[(key, quality)] = pack(self.heif(image, quality), self.template)
-        return self._cache[(key, quality)]
+        known = self._known(key or image_key(image))
+        if quality not in known:
+            known[quality] = pack(self.heif(image, quality), self.template)
+        return known[quality]
 
     def decode(self, packet: bytes) -> "Tensor":
         """Packet -> ``[3, H, W]``; ``ValueError`` when the container or the HEVC data is rejected."""
@@ -140,10 +160,7 @@ class HevcEncoder:
 
         key = key or image_key(image)
         lo, hi = QUALITY_RANGE[0] - 1, QUALITY_RANGE[1] + 1
-        sizes: dict[int, int] = {}
-        for (k, q), data in self._cache.items():
-            if k == key:
-                sizes[q] = len(data)
+        sizes = {q: len(data) for q, data in self._known(key).items()}
         for q, size in sizes.items():
             if size <= max_bytes:
                 lo = max(lo, q)

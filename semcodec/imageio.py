@@ -113,15 +113,17 @@ def tensor_to_pil(x: "Tensor") -> "PILImage.Image":
 
     x = x.detach()
     h, w = int(x.shape[-2]), int(x.shape[-1])
+
+    def to_8bit(band: "Tensor") -> "PILImage.Image":
+        band = band.to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
+        return Image.fromarray(np.ascontiguousarray(band.to(torch.uint8).permute(1, 2, 0).numpy()), "RGB")
+
     rows = max(1, (1 << 20) // max(1, w))  # ~12 MB of float32 at a time: a 64-megapixel picture
     if rows >= h:
-        band = x.to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
-        return Image.fromarray(np.ascontiguousarray(band.to(torch.uint8).permute(1, 2, 0).numpy()), "RGB")
+        return to_8bit(x)
     out = Image.new("RGB", (w, h))  # filled band by band: never more than the picture and one band
     for top in range(0, h, rows):
-        band = x[:, top:top + rows].to("cpu", torch.float32).clamp(0, 1).mul_(255).round_()
-        out.paste(Image.fromarray(np.ascontiguousarray(band.to(torch.uint8).permute(1, 2, 0).numpy()), "RGB"),
-                  (0, top))
+        out.paste(to_8bit(x[:, top:top + rows]), (0, top))
     return out
 
 

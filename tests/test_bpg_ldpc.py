@@ -137,3 +137,17 @@ def test_the_capacity_bound_sits_above_bpg_ldpc_and_is_labelled_a_bound_in_repor
     rep = run_cli("report", str(out), "--vs", "bpg-ldpc", "--format", "markdown")
     assert rep.returncode == 0, rep.stderr
     assert "bpg-capacity (bound)" in rep.stdout and "| bpg-capacity |" not in rep.stdout
+
+
+def test_encoders_of_the_same_settings_share_their_packets(small_image, monkeypatch):
+    """bpg-capacity's rate search reuses what bpg-ldpc's encoder already made of the image; an
+    encoder of other settings does not (its packets differ)."""
+    first = HevcEncoder()
+    budget = len(first.encode(small_image, 40)) + 1
+    first.fit(small_image, budget)
+    made: list[int] = []
+    real = HevcEncoder.heif
+    monkeypatch.setattr(HevcEncoder, "heif", lambda self, image, q: made.append(q) or real(self, image, q))
+    assert HevcEncoder().fit(small_image, budget) == first.fit(small_image, budget) and made == []
+    HevcEncoder(chroma="444").fit(small_image, budget)
+    assert made  # other settings encode for themselves

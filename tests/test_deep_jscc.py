@@ -120,3 +120,98 @@ def test_a_checkpoint_of_ones_own_without_its_card_gives_a_writable_record(tmp_p
         with ResultsWriter(tmp_path / "r.jsonl") as w:
             w.append(rec)
     assert [json.loads(line)["codec"] for line in (tmp_path / "r.jsonl").read_text().splitlines()] == ["deep-jscc"] * 2
+
+
+def _random_folder(folder, n=4, size=24):
+    from PIL import Image
+
+    folder.mkdir()
+    gen = torch.Generator().manual_seed(5)
+    for i in range(n):
+        Image.fromarray((torch.rand(size, size, 3, generator=gen).numpy() * 255).astype("uint8")).save(folder / f"{i}.png")
+    return folder
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_ctrl_c_saves_the_run_and_resume_ends_where_an_unbroken_run_ends(tmp_path):
+    """Ctrl-C (or SIGTERM) mid-run saves a state that continues the very run: after --resume the
+    weights equal those of a run never interrupted, bit for bit."""
+    import os
+    import signal
+
+    from semcodec.train.checkpoint import TrainingInterrupted, state_path
+
+    folder = _random_folder(tmp_path / "imgs")
+    cfg = dict(data=[str(folder)], val=[str(folder)], epochs=4, batch=1, crop=16, val_every=4)
+    train_deep_jscc(TrainConfig(**cfg), tmp_path / "whole.safetensors")
+
+    out = tmp_path / "broken.safetensors"
+
+    def ctrl_c(epoch, *_):
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train_deep_jscc(TrainConfig(**cfg), out, progress=ctrl_c)
+    assert torch.load(state_path(out), weights_only=True)["epoch"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    train_deep_jscc(TrainConfig(**cfg), out, resume=True)
+    whole, resumed = _weights(tmp_path / "whole.safetensors"), _weights(out)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_kill_9_mid_epoch_loses_at_most_the_save_interval(tmp_path):
+    """A run killed without warning (kill -9) mid-epoch has a state saved within SAVE_SECONDS;
+    here 0 s, so every step: the resumed run still ends on the unbroken run's weights."""
+    import subprocess
+    import sys
+
+    from semcodec.train.checkpoint import state_path
+
+    folder = _random_folder(tmp_path / "imgs")
+    cfg = dict(data=[str(folder)], val=[str(folder)], epochs=3, batch=1, crop=16, val_every=3)
+    train_deep_jscc(TrainConfig(**cfg), tmp_path / "whole.safetensors")
+    out = tmp_path / "killed.safetensors"
+    script = f"""
+import os, signal
+import semcodec.train.deep_jscc as dj
+dj.SAVE_SECONDS = 0.0
+calls = []
+crops = dj.random_crops
+def killing_crops(*a, **k):
+    calls.append(1)
+    if len(calls) == 7:  # epoch 1 (0-based), its 3rd step: steps 1 and 2 of that epoch are saved
+        os.kill(os.getpid(), signal.SIGKILL)
+    return crops(*a, **k)
+dj.random_crops = killing_crops
+dj.train_deep_jscc(dj.TrainConfig(**{cfg!r}), dj.Path({str(out)!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    state = torch.load(state_path(out), weights_only=True)
+    assert (state["epoch"], state["step_in_epoch"]) == (2, 0) or (state["epoch"], state["step_in_epoch"]) == (1, 2)
+    train_deep_jscc(TrainConfig(**cfg), out, resume=True)
+    whole, resumed = _weights(tmp_path / "whole.safetensors"), _weights(out)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_resume_refuses_weights_copied_over_the_checkpoint(tmp_path):
+    """Another run's weights put in place of a checkpoint are not continued (and not overwritten)."""
+    import shutil
+
+    from semcodec.errors import InvalidInput
+
+    folder = _random_folder(tmp_path / "imgs")
+    cfg = dict(data=[str(folder)], val=[str(folder)], epochs=1, batch=2, crop=16)
+    train_deep_jscc(TrainConfig(**cfg), tmp_path / "a.safetensors")
+    train_deep_jscc(TrainConfig(**cfg, seed=1), tmp_path / "b.safetensors")
+    shutil.copy(tmp_path / "b.safetensors", tmp_path / "a.safetensors")
+    before = (tmp_path / "a.safetensors").read_bytes()
+    with pytest.raises(InvalidInput, match="not the checkpoint its training state"):
+        train_deep_jscc(TrainConfig(**{**cfg, "epochs": 2}), tmp_path / "a.safetensors", resume=True)
+    assert (tmp_path / "a.safetensors").read_bytes() == before

@@ -79,8 +79,14 @@ def run_trainer(trainer_cls: type, values: dict[str, Any]) -> None:
             err_console.print(text, highlight=False)
 
     run.progress = progress
-    with bar:
-        line = trainer.run(values, run)
+    from ..train.checkpoint import TrainingInterrupted
+
+    try:
+        with bar:
+            line = trainer.run(values, run)
+    except TrainingInterrupted as stopped:
+        err_console.print(f"[yellow]{escape(str(stopped))}[/yellow]", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     console.print(escape(line), highlight=False)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
-from .checkpoint import (changed_settings, check_resume, load_state, real_paths, restore_rng, save_checkpoint,
+from .checkpoint import (DeferredInterrupt, changed_settings, check_resume, load_state, real_paths, restore_rng, save_checkpoint,
                          state_path)
 from .settings import StepSettings
 from .trainer import Trainer, TrainOption, TrainRun
@@ -263,44 +263,47 @@ def train_adaptive(
     use_amp = device.type == "cuda" or config.bf16
     t_last = time.time()
     running = None
-    while step < config.steps:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, config)
-        c = rng.choices(cs, weights=config.ratio_weights)[0]
-        x = augmented_crops(train_imgs, config.batch, config.crop, rng)
-        snr = torch.empty(config.batch, device=device).uniform_(config.snr_min, config.snr_max)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            x_hat = forward(model, x, snr, c, channel=channel)
-        loss = torch.nn.functional.mse_loss(x_hat.float(), x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        optimizer.step()
-        with torch.no_grad():
-            d = min(config.ema, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - d)
-            for be, bm in zip(ema.buffers(), model.buffers()):
-                be.copy_(bm)
-        step += 1
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        now = time.time()
-        seconds += now - t_last
-        t_last = now
-        kodak = None
-        if eval_imgs and (step % config.eval_every == 0 or step == config.steps):
-            kodak = evaluate(ema, eval_imgs, config.eval_snrs, cs[0])
-            entry = {"step": step, "seconds": round(seconds, 1), "psnr_db": kodak}
-            if fading_eval:
-                entry["psnr_db_rayleigh"] = evaluate(ema, eval_imgs, config.eval_snrs, cs[0],
-                                                     channel=_channel("rayleigh", 1024))
-                kodak = {**kodak, **{f"rayleigh {k}": v for k, v in entry["psnr_db_rayleigh"].items()}}
-            history.append(entry)
-            t_last = time.time()
-        if step % config.save_every == 0 or step == config.steps or kodak is not None:
-            checkpoint()
-        if progress and (step % progress_every == 0 or kodak is not None):
-            progress(step, running, kodak)
+    with DeferredInterrupt() as stop:
+        while step < config.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, config)
+            c = rng.choices(cs, weights=config.ratio_weights)[0]
+            x = augmented_crops(train_imgs, config.batch, config.crop, rng)
+            snr = torch.empty(config.batch, device=device).uniform_(config.snr_min, config.snr_max)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                x_hat = forward(model, x, snr, c, channel=channel)
+            loss = torch.nn.functional.mse_loss(x_hat.float(), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            with torch.no_grad():
+                d = min(config.ema, (1 + step) / (10 + step))
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers()):
+                    be.copy_(bm)
+            step += 1
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            now = time.time()
+            seconds += now - t_last
+            t_last = now
+            kodak = None
+            if eval_imgs and (step % config.eval_every == 0 or step == config.steps):
+                kodak = evaluate(ema, eval_imgs, config.eval_snrs, cs[0])
+                entry = {"step": step, "seconds": round(seconds, 1), "psnr_db": kodak}
+                if fading_eval:
+                    entry["psnr_db_rayleigh"] = evaluate(ema, eval_imgs, config.eval_snrs, cs[0],
+                                                         channel=_channel("rayleigh", 1024))
+                    kodak = {**kodak, **{f"rayleigh {k}": v for k, v in entry["psnr_db_rayleigh"].items()}}
+                history.append(entry)
+                t_last = time.time()
+            if step % config.save_every == 0 or step == config.steps or kodak is not None or stop.requested:
+                checkpoint()
+            if stop.requested and step < config.steps:
+                stop.raise_now(out, f"step {step}")
+            if progress and (step % progress_every == 0 or kodak is not None):
+                progress(step, running, kodak)
     return checkpoint()
 
 

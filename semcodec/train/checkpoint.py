@@ -8,8 +8,11 @@ command, curves) and ``out.state.pt`` (what ``--resume`` needs: optimiser, step,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -42,7 +45,64 @@ def save_checkpoint(out: Path, weights: Any, card: dict, metadata: dict[str, str
     if state is not None:
         import torch
 
+        # the state names the checkpoint it continues: weights copied over ``out`` are refused
+        state = {**state, CHECKPOINT_HASH: file_sha256(out)}
         atomic_write(state_path(out), lambda p: torch.save(state, p))
+
+
+#: The training state's key for the SHA-256 of the checkpoint written with it.
+CHECKPOINT_HASH = "checkpoint_sha256"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DeferredInterrupt:
+    """Hold Ctrl-C and SIGTERM until the current training step has finished.
+
+    Inside ``with DeferredInterrupt() as stop:`` the first SIGINT or SIGTERM only sets
+    ``stop.requested``; the loop checks it after each step, writes its checkpoint and calls
+    :meth:`raise_now`. An interrupt never lands inside ``optimizer.step()`` (which would save
+    half-updated weights); a second one interrupts at once. Outside the main thread (where
+    handlers cannot be installed) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._restore()  # a second signal is not deferred
+
+    def _restore(self) -> None:
+        for signum, handler in self._old.items():
+            signal.signal(signum, handler)
+        self._old = {}
+
+    def __enter__(self) -> "DeferredInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._old[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._restore()
+
+    def raise_now(self, out: Path, where: str) -> None:
+        """Stop the run as the interrupt would have, saying what was saved (the CLI exits 130)."""
+        raise TrainingInterrupted(f"interrupted: the run is saved at {where} in {out} and "
+                                  f"{state_path(out).name}; add --resume to continue it")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run after it saved its checkpoint; the message says where."""
 
 
 def check_resume(out: Path, resume: bool, force: bool = False) -> None:
@@ -84,6 +144,11 @@ def load_state(out: Path, device: Any, what: str = "a training state", require: 
         raise InvalidInput(f"--resume: {path} is not {what} (no {missing[0]!r})")
     if "config" in require and not isinstance(state["config"], dict):
         raise InvalidInput(f"--resume: {path} is not {what} (its configuration is damaged)")
+    saved = state.get(CHECKPOINT_HASH)
+    if isinstance(saved, str) and out.is_file() and file_sha256(out) != saved:
+        raise InvalidInput(f"--resume: {out} is not the checkpoint its training state {path.name} was saved with "
+                           "(it was replaced or changed since); put the run's own file back, or add --force "
+                           "without --resume to start over")
     return state
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
-from .checkpoint import changed_settings, check_resume, load_state, real_paths, save_checkpoint, state_path
+from .checkpoint import (DeferredInterrupt, changed_settings, check_resume, load_state, real_paths, restore_rng,
+                         save_checkpoint, state_path)
 from .settings import RunSettings
 from .trainer import Trainer, TrainOption, TrainRun
 from .data import BYTES_PER_PIXEL, check_held_out, check_memory, list_images, load_uint8, random_crops
@@ -44,6 +45,10 @@ class TrainConfig(RunSettings):
 #: Settings a resumed run may change (how long, on what, how often it reports); every other one
 #: would make the continued run a different experiment.
 RESUMABLE_CHANGES = frozenset({"epochs", "device", "val_every"})
+
+#: A run saves its state at least this often (seconds), mid-epoch too, so ``kill -9`` or a power
+#: cut loses at most this much of it; Ctrl-C and SIGTERM save at once.
+SAVE_SECONDS = 60.0
 
 
 def forward_through_channel(model, x, channel, snr_db: float, generator=None):
@@ -118,7 +123,7 @@ def train_deep_jscc(
     channel = load_channel(config.channel)()
     model = DeepJSCC(c).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    start_epoch = 0
+    start_epoch, start_step, partial_total = 0, 0, 0.0
     if resume and state_path(out).exists():
         card_path = out.with_suffix(".json")
         try:
@@ -137,46 +142,68 @@ def train_deep_jscc(
             model.load_state_dict(load_file(str(out), device=str(device)))
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = int(state["epoch"])
+            start_step, partial_total = int(state.get("step_in_epoch", 0)), float(state.get("partial_loss", 0.0))
         except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line
             raise InvalidInput(f"--resume: cannot continue from {out} ({type(exc).__name__}); "
                                "it is not a checkpoint of this configuration") from None
-        if start_epoch > config.epochs:
+        if start_epoch > config.epochs or (start_epoch == config.epochs and start_step):
             raise InvalidInput(f"--resume: the run has done {start_epoch} epochs already; --epochs must be at least that")
-        rng.seed(config.seed + start_epoch)
-        torch.manual_seed(config.seed + start_epoch)
+        if "rng" in state:  # saved mid-run: continue the very random sequence
+            restore_rng(out, rng, state["rng"], state.get("torch_rng"))
+        else:  # a state of an older release, saved at an epoch's end
+            rng.seed(config.seed + start_epoch)
+            torch.manual_seed(config.seed + start_epoch)
 
     steps_per_epoch = max(1, len(train_imgs) // config.batch)
     val_every = config.val_every or max(1, config.epochs // 20)
     t0 = time.time()
     val_psnr: float | None = None
     loss_value = float("nan")
-    for epoch in range(start_epoch, config.epochs):
-        lr = config.lr if epoch < config.decay_at * config.epochs else config.lr_final
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        total = 0.0
-        for _ in range(steps_per_epoch):
-            x = random_crops(train_imgs, config.batch, config.crop, rng)
-            x_hat = forward_through_channel(model, x, channel, config.snr_db)
-            loss = torch.nn.functional.mse_loss(x_hat, x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            total += loss.item()
-        loss_value = total / steps_per_epoch
-        last = epoch + 1 == config.epochs
-        if (epoch + 1) % val_every == 0 or last:
-            val_psnr = evaluate_psnr(model, val_imgs, channel, config.snr_db)
-            card = _card(config, c, epoch + 1, val_psnr, loss_value, len(train_imgs),
-                         len(val_imgs), time.time() - t0, command)
-            save_checkpoint(out, model, card, state={"optimizer": optimizer.state_dict(), "epoch": epoch + 1})
-        if progress:
-            progress(epoch + 1, config.epochs, loss_value, val_psnr)
+    last_save = time.monotonic()
+
+    def checkpoint(epoch: int, step_in_epoch: int, total: float, psnr: float | None) -> None:
+        """Weights, card and a state that continues exactly here (mid-epoch too)."""
+        card = _card(config, c, epoch, psnr, loss_value, len(train_imgs), len(val_imgs), time.time() - t0, command)
+        save_checkpoint(out, model, card, state={
+            "optimizer": optimizer.state_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
+            "partial_loss": total, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+
+    with DeferredInterrupt() as stop:
+        for epoch in range(start_epoch, config.epochs):
+            lr = config.lr if epoch < config.decay_at * config.epochs else config.lr_final
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            first = start_step if epoch == start_epoch else 0
+            total = partial_total if epoch == start_epoch else 0.0
+            for step in range(first, steps_per_epoch):
+                x = random_crops(train_imgs, config.batch, config.crop, rng)
+                x_hat = forward_through_channel(model, x, channel, config.snr_db)
+                loss = torch.nn.functional.mse_loss(x_hat, x)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                total += loss.item()
+                if step + 1 < steps_per_epoch and (stop.requested or time.monotonic() - last_save > SAVE_SECONDS):
+                    checkpoint(epoch, step + 1, total, val_psnr)  # mid-epoch: a long epoch is not lost
+                    last_save = time.monotonic()
+                    if stop.requested:
+                        stop.raise_now(out, f"epoch {epoch}, step {step + 1} of {steps_per_epoch}")
+            loss_value = total / steps_per_epoch
+            last = epoch + 1 == config.epochs
+            if (epoch + 1) % val_every == 0 or last:
+                val_psnr = evaluate_psnr(model, val_imgs, channel, config.snr_db)
+            if progress:
+                progress(epoch + 1, config.epochs, loss_value, val_psnr)
+            if (epoch + 1) % val_every == 0 or last or stop.requested or time.monotonic() - last_save > SAVE_SECONDS:
+                checkpoint(epoch + 1, 0, 0.0, val_psnr)
+                last_save = time.monotonic()
+            if stop.requested and not last:
+                stop.raise_now(out, f"the end of epoch {epoch + 1}")
     return json.loads(out.with_suffix(".json").read_text())
 
 
-def _card(config: TrainConfig, c: int, epochs_done: int, val_psnr: float, loss: float,
+def _card(config: TrainConfig, c: int, epochs_done: int, val_psnr: float | None, loss: float,
           n_train: int, n_val: int, seconds: float, command: str | None) -> dict:
     import torch
 
@@ -189,7 +216,7 @@ def _card(config: TrainConfig, c: int, epochs_done: int, val_psnr: float, loss: 
         "epochs_done": epochs_done,
         "train_images": n_train,
         "val_images": n_val,
-        "val_psnr_db": round(val_psnr, 3),
+        "val_psnr_db": None if val_psnr is None else round(val_psnr, 3),  # None: saved before the first validation
         "final_train_mse": loss,
         "train_seconds": round(seconds, 1),
         "device": config.device,

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..errors import InvalidInput
-from .checkpoint import changed_settings, check_resume, load_state, restore_rng, save_checkpoint, state_path
+from .checkpoint import (DeferredInterrupt, changed_settings, check_resume, load_state, restore_rng, save_checkpoint,
+                         state_path)
 from .data import check_memory
 from .settings import StepSettings
 from .trainer import Trainer, TrainOption, TrainRun
@@ -190,37 +191,40 @@ def train_uo_isc(config: UoIscTrainConfig, samples: list["Sample"], out: Path, r
     t0 = time.time() - seconds
     history: list[dict] = list(state.get("history", [])) if resume else []
     g_value, d_value = float("nan"), None
-    for step in range(start, config.steps):
-        for opt, base in ((opt_g, config.lr), (opt_d, config.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = base * _lr_factor(step, config)
-        batch = [samples[rng.randrange(len(samples))] for _ in range(config.batch)]
-        x = torch.stack([_load(s, size) for s in batch]).to(device)
-        questions = [s.question for s in batch]
-        with torch.no_grad():
-            hidden = towers.hidden_states(x, layers)
-            text = towers.text_features(questions).to(device)
-        phase = "2" if step >= config.phase2_at * config.steps else "1"
-        recon, loss = generator_loss(net, towers, relevance, x, hidden, text, questions, layers, config)
-        if phase == "2":
-            d_value = critic_step(critic, opt_d, x, recon.detach(), config)
-            loss = loss - config.adv_weight * critic(recon).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt_g.step()
-        g_value = float(loss.item())
-        done = step + 1
-        if progress:
-            progress(done, phase, g_value, d_value)
-        if done % config.save_every == 0 or done == config.steps:
-            history.append({"step": done, "phase": phase, "loss": round(g_value, 5),
-                            "critic_loss": None if d_value is None else round(d_value, 5)})
-            card = _card(config, net, samples, done, time.time() - t0, history, int(hidden[0].shape[1]), command)
-            state = {"critic": critic.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                     "step": done, "seconds": time.time() - t0, "python_rng": rng.getstate(),
-                     "torch_rng": torch.get_rng_state(), "config": asdict(config), "history": history}
-            save(out, net, list(layers), card, state)
+    with DeferredInterrupt() as stop:
+        for step in range(start, config.steps):
+            for opt, base in ((opt_g, config.lr), (opt_d, config.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = base * _lr_factor(step, config)
+            batch = [samples[rng.randrange(len(samples))] for _ in range(config.batch)]
+            x = torch.stack([_load(s, size) for s in batch]).to(device)
+            questions = [s.question for s in batch]
+            with torch.no_grad():
+                hidden = towers.hidden_states(x, layers)
+                text = towers.text_features(questions).to(device)
+            phase = "2" if step >= config.phase2_at * config.steps else "1"
+            recon, loss = generator_loss(net, towers, relevance, x, hidden, text, questions, layers, config)
+            if phase == "2":
+                d_value = critic_step(critic, opt_d, x, recon.detach(), config)
+                loss = loss - config.adv_weight * critic(recon).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt_g.step()
+            g_value = float(loss.item())
+            done = step + 1
+            if progress:
+                progress(done, phase, g_value, d_value)
+            if done % config.save_every == 0 or done == config.steps or stop.requested:
+                history.append({"step": done, "phase": phase, "loss": round(g_value, 5),
+                                "critic_loss": None if d_value is None else round(d_value, 5)})
+                card = _card(config, net, samples, done, time.time() - t0, history, int(hidden[0].shape[1]), command)
+                state = {"critic": critic.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                         "step": done, "seconds": time.time() - t0, "python_rng": rng.getstate(),
+                         "torch_rng": torch.get_rng_state(), "config": asdict(config), "history": history}
+                save(out, net, list(layers), card, state)
+            if stop.requested and done < config.steps:
+                stop.raise_now(out, f"step {done}")
     return json.loads(out.with_suffix(".json").read_text())
 
 

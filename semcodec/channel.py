@@ -45,8 +45,11 @@ def check_snr(snr_db: float) -> float:
     """Return ``snr_db`` as float or raise :class:`InvalidInput` if it is not usable."""
     try:
         value = float(snr_db)
+    except OverflowError:  # an integer beyond any float (10**400)
+        raise InvalidInput(f"SNR {str(snr_db)[:12]}... dB is outside the supported range "
+                           f"[{SNR_RANGE_DB[0]:g}, {SNR_RANGE_DB[1]:g}] dB") from None
     except (TypeError, ValueError):
-        raise InvalidInput(f"SNR must be a number in dB, got {snr_db!r}") from None
+        raise InvalidInput(f"SNR must be a number in dB, got {str(snr_db)[:40]!r}") from None
     if not math.isfinite(value):
         raise InvalidInput(f"SNR must be a finite number in dB, got {snr_db!r}")
     lo, hi = SNR_RANGE_DB

@@ -310,6 +310,11 @@ class Codec(ABC):
             got = received.streams[name].symbols.numel()
             if count is not None and got != count:
                 raise SignalFileError(f"stream {name!r} has {got} symbols; its header implies {count}")
+            # a length only the decoder knows (a checkpoint's latent) is still bounded before it is
+            # read: no codec sends more channel uses than the picture has values (k/n = 1)
+            if count is None and isinstance(h, int) and isinstance(w, int) and got > 3 * h * w:
+                raise SignalFileError(f"stream {name!r} has {got:,} symbols, more than the {w}x{h} picture of its "
+                                      f"header has values ({3 * h * w:,})")
 
     # -- operating point -------------------------------------------------------------------
     def operating_point(self, channel_snr_db: float | None = None, query: str | None = None,

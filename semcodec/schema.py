@@ -45,7 +45,8 @@ class Num(Spec):
     hi: float
 
     def check(self, value: Any, where: str) -> float:
-        if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or (isinstance(value, float) and not math.isfinite(value))  # an int never overflows here
                 or not self.lo <= value <= self.hi):
             raise _fail(where, f"a finite number in [{self.lo:g}, {self.hi:g}]", value)
         return float(value)

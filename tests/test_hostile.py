@@ -1022,3 +1022,35 @@ def test_a_resumed_bench_says_a_saved_record_gives_a_key_twice(tmp_path, tiny_fo
     out.write_text("\n".join(lines) + "\n")
     code, _, err = call_cli(*args)
     assert code == 0 and "give a key twice" in err and "'psnr'" in err, err
+
+
+@pytest.mark.parametrize("field, value", [
+    ("snr_db", 10**400), ("snr_db", 1e300), ("snr_db", -1e308), ("channel_uses", 10**400), ("elapsed_s", 10**400),
+    ("metrics.psnr", 10**400), ("metrics.psnr", -1e308), ("metrics.ms_ssim", 1e308), ("bandwidth_ratio", 10**400),
+    ("config.bandwidth", 10**400), ("config.design_snr_db", -10**400), ("seed", 10**400),
+    ("effective_design_snr_db", 10**400),
+])
+def test_numbers_beyond_float_range_are_left_out_not_overflowed(field, value, kept_bench, tmp_path):
+    """A hand-edited 10**400 (valid JSON, no float holds it) or -1e308 in a record: the record is
+    left out with a note; report, --vs, --grid and --html run on the rest without numpy warnings."""
+    recs = json.loads(json.dumps(kept_bench))
+    twin = [dict(r, codec="twin") for r in json.loads(json.dumps(kept_bench))]  # a second codec for --vs
+    node = recs[0]
+    *parents, last = field.split(".")
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    results = _write(tmp_path / "r.jsonl", recs + twin)
+    code, out, err = call_cli("report", results, "--vs", "uncoded-analog", "--grid", tmp_path / "g.png",
+                              "--html", tmp_path / "h", "--format", "json")
+    assert code == 0 and "not semcodec records" in err, err
+    assert "Warning" not in err and "overflow" not in err and "internal error" not in err, err
+
+
+def test_an_image_id_with_control_characters_is_drawn_without_font_warnings(kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    for r in recs:
+        r["image"] = "a\x1b[31m\x07" + r["image"]
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--plot", tmp_path / "p.png")
+    assert code == 0 and "Glyph" not in err and "Warning" not in err, err

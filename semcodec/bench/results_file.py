@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import re
 import stat
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..channel import SNR_RANGE_DB
 from ..errors import InvalidInput
 from ..signal import RECORD_VERSION
 
@@ -51,8 +51,17 @@ def check_results_path(path: Path) -> None:
         raise InvalidInput(f"{path}: not a regular file; results must go to a .jsonl file")
 
 
+#: No number a bench writes is larger in size (bits, channel uses, seconds, dB): a hand-made
+#: 1e308 or 10**400 would overflow the report's arithmetic, so such a record is not used.
+MAX_MAGNITUDE = 1e15
+#: The largest ``--seed`` the CLI takes.
+MAX_SEED = 2**63 - 1
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number of plausible size (ints compare exactly: ``10**400`` never becomes a float)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE)  # NaN fails both comparisons
 
 
 #: A name (codec, dataset, image, channel) longer than this is not one a bench writes.
@@ -76,8 +85,10 @@ def record_problem(rec: Any) -> str | None:
             return f"{key} holds control characters"
     if not _is_number(rec.get("snr_db")):
         return "snr_db missing or not a number"
-    if not isinstance(rec.get("seed"), int) or isinstance(rec.get("seed"), bool):
-        return "seed missing or not an integer"
+    if not SNR_RANGE_DB[0] <= rec["snr_db"] <= SNR_RANGE_DB[1]:
+        return f"snr_db outside the supported range [{SNR_RANGE_DB[0]:g}, {SNR_RANGE_DB[1]:g}] dB"
+    if not isinstance(rec.get("seed"), int) or isinstance(rec.get("seed"), bool) or not 0 <= rec["seed"] <= MAX_SEED:
+        return f"seed missing or not an integer in [0, {MAX_SEED}]"
     if rec.get("status") not in STATUSES:
         return "status missing or unknown"
     wrong = _field_type_problem(rec)
@@ -87,7 +98,7 @@ def record_problem(rec: Any) -> str | None:
         return None
     if not isinstance(rec.get("metrics"), dict) or not all(
             v is None or _is_number(v) for v in rec["metrics"].values()):
-        return "metrics missing or not numbers"
+        return f"metrics missing or not numbers (finite, at most {MAX_MAGNITUDE:g} in size)"
     if not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO:
         return f"bandwidth_ratio missing or not a number in [0, {MAX_RATIO:g}]"
     cfg = rec.get("config", {})

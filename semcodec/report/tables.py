@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,17 @@ FORMATS = ("table", "csv", "markdown", "json")
 UNITS = {"psnr": "dB", "ms_ssim_db": "dB"}
 NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CLIP cosine", "bleu": "BLEU",
          "chrf": "chrF", "answer_match": "answer match rate", "ms_ssim_db": "MS-SSIM"}
+
+
+#: Characters no font draws (C0, DEL, C1): an image id may hold them (ids are file names).
+_UNDRAWABLE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def drawn(name: str, most: int = 60) -> str:
+    """``name`` as a figure shows it: control characters as "?", and at most ``most`` characters
+    (a 4,000-character codec name would push the axes off the page)."""
+    name = _UNDRAWABLE.sub("?", str(name))
+    return name if len(name) <= most else name[: most - 1] + "…"
 
 
 def t95(dof: int) -> float:
@@ -334,7 +346,7 @@ def plot(tables: list[Table], path: str | Path) -> Path:
             ax.errorbar(xs, [r.cells[s].mean for s in xs], yerr=[r.cells[s].ci95 or 0.0 for s in xs],
                         marker=None if r.bound else markers[i % len(markers)], capsize=2,
                         linestyle="--" if r.bound else "-", color="0.3" if r.bound else None,
-                        label=f"{r.label}, k/n={_ratio(r)}")
+                        label=drawn(f"{r.label}, k/n={_ratio(r)}"))
             for s in xs:
                 if r.cells[s].failed:
                     ax.annotate(f"✗{r.cells[s].failed}", (s, r.cells[s].mean), textcoords="offset points",
@@ -344,7 +356,7 @@ def plot(tables: list[Table], path: str | Path) -> Path:
         ax.set_ylabel(metric_label(t.metric))
         budgets = {round(float(r.config["bandwidth"]), 6) for r in t.rows
                    if isinstance(r.config.get("bandwidth"), (int, float)) and not r.bound}
-        ax.set_title(t.title + (f", k/n = {_ratio_text(min(budgets))}" if len(budgets) == 1 else ""), fontsize=9)
+        ax.set_title(drawn(t.title, 120) + (f", k/n = {_ratio_text(min(budgets))}" if len(budgets) == 1 else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -401,7 +413,7 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     for i, (label, pts) in enumerate(sorted(lines.items())):
         pts.sort()
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="osD^v<>"[i % 7],
-                    capsize=2, label=label)
+                    capsize=2, label=drawn(label))
         for x, y, _, failed in pts:
             if failed:  # as the tables' ✗N: images that failed to decode, still averaged in
                 ax.annotate(f"✗{failed}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color="red")
@@ -411,7 +423,7 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     ax.minorticks_off()
     ax.set_xlabel("bandwidth ratio k/n (ticks: budgets; points: measured channel uses / 3HW)")
     ax.set_ylabel(metric_label(metric))
-    ax.set_title(f"{dataset}, {channel_name(channel)}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
+    ax.set_title(f"{drawn(dataset)}, {drawn(channel_name(channel))}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
                  f"({table.images} images)", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -492,11 +504,11 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         thumb = _thumb(source) if isinstance(source, str) and (i == 0 or rows[i - 1][0] != img) else None
         if thumb is not None:
             ax.imshow(thumb)
-            ax.set_title(f"{img} (original)", fontsize=7)
-            ax.set_ylabel(label, fontsize=6)
+            ax.set_title(f"{drawn(img, 40)} (original)", fontsize=7)
+            ax.set_ylabel(drawn(label, 40), fontsize=6)
         else:
             ax.axis("off")
-            ax.text(0.98, 0.5, label, fontsize=6, ha="right", va="center", transform=ax.transAxes)
+            ax.text(0.98, 0.5, drawn(label, 40), fontsize=6, ha="right", va="center", transform=ax.transAxes)
         for j, snr in enumerate(snrs):
             ax = axes[i][j + 1]
             rec = index.get((img, label, snr))
@@ -515,6 +527,6 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         for ax in row_axes:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.suptitle(f"{dataset}, {channel_name(channel)}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
+    fig.suptitle(f"{drawn(dataset)}, {drawn(channel_name(channel))}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
     fig.tight_layout()
     return _save(fig, plt, path, dpi=110)

@@ -40,6 +40,27 @@ def check_readable_file(path: Path, what: str = "") -> None:
         raise InvalidInput(f"{label}: permission denied")
 
 
+def check_fits_in_memory(path: Path, bytes_per_pixel: float) -> None:
+    """Refuse, from the file's header, an image whose run would not fit in the memory free now
+    (``bytes_per_pixel``: the codec's :attr:`~semcodec.codec.Codec.bytes_per_pixel`); an unreadable header
+    is left to the loader to explain."""
+    import warnings
+
+    from PIL import Image
+
+    from .limits import check_run_memory
+
+    check_readable_file(path)  # never open a FIFO or a device
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's decompression-bomb warning: our limits apply
+            with Image.open(path) as im:
+                width, height = im.size
+    except Exception:  # noqa: BLE001 - the loader says what is wrong with the file
+        return
+    check_run_memory(height, width, float(bytes_per_pixel), str(path))  # host memory: image, metrics
+
+
 def open_rgb(path: str | Path, data: bytes | None = None) -> "PILImage.Image":
     """Open an image file as an RGB Pillow image (EXIF orientation applied).
 

@@ -54,3 +54,28 @@ def check_pixels(height: int, width: int, what: str) -> None:
             f"{what}: {width}x{height} is {height * width:,} pixels, over the limit of {limit:,} "
             f"({limit / 1e6:g} MP; raise it with --max-pixels or SEMCODEC_MAX_PIXELS)"
         )
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for a training run on ``device`` (``None`` when it cannot be told)."""
+    try:
+        if str(device).startswith("cuda"):
+            import torch
+
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - no estimate is better than a wrong refusal
+        return None
+
+
+def check_run_memory(height: int, width: int, bytes_per_pixel: float, what: str, device: str = "cpu") -> None:
+    """Refuse one image that a run (image, codec, metrics: ``bytes_per_pixel`` each pixel, measured)
+    could not hold in the memory free now: the kernel would kill the whole bench without a word."""
+    need = height * width * bytes_per_pixel
+    free = available_memory(device)
+    if free is not None and need > 0.8 * free:
+        raise InvalidInput(f"{what}: a {width}x{height} image needs about {need / 2**30:.1f} GiB to go through "
+                           f"(~{bytes_per_pixel:g} bytes a pixel), more than the {free / 2**30:.1f} GiB free; "
+                           "free memory or lower --max-pixels")

@@ -1054,3 +1054,18 @@ def test_an_image_id_with_control_characters_is_drawn_without_font_warnings(kept
     results = _write(tmp_path / "r.jsonl", recs)
     code, out, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--plot", tmp_path / "p.png")
     assert code == 0 and "Glyph" not in err and "Warning" not in err, err
+
+
+def test_an_image_too_large_for_the_memory_free_is_refused_from_its_header(tmp_path, tiny_folder, monkeypatch):
+    """bench: a skipped record saying how much the image needs (the run goes on); encode: one line.
+    Here the machine "has" 1 MiB free, so even a small image does not fit."""
+    import semcodec.limits as limits
+
+    monkeypatch.setattr(limits, "available_memory", lambda device="cpu": 1 << 20)
+    out = tmp_path / "r.jsonl"
+    code, _, err = call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "10", "--out", out)
+    recs = _records(out)
+    assert code == 0 and recs and all(r["status"] == "skipped" and "GiB free" in r["reason"] for r in recs), err
+    image = next(p for p in Path(tiny_folder).iterdir() if p.suffix == ".png")
+    assert_clean_error(*call_cli("encode", image, "--codec", "uncoded-analog", "--snr", "10", "-o", tmp_path / "x.png"),
+                       "GiB free")

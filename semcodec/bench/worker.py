@@ -17,15 +17,16 @@ if TYPE_CHECKING:
 
 def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, Any]], None]) -> None:
     """Every missing SNR of ``unit``; ``emit(index, record)`` as each record is made."""
-    from ..imageio import load_image_with_digest
+    from ..imageio import check_fits_in_memory, load_image_with_digest
 
     digest = None
+    codec = ctx.codecs[unit.codec_key]
     try:
+        check_fits_in_memory(Path(unit.image_path), codec.bytes_per_pixel)
         image, digest = load_image_with_digest(Path(unit.image_path))
         load_error = None
     except SemcodecError as exc:
         image, load_error = None, str(exc)
-    codec = ctx.codecs[unit.codec_key]
     for i in unit.todo:
         placeholder = unit.placeholders[i]
         rec = _attempt(ctx, codec, unit.snrs[i], image, load_error, placeholder, Path(unit.image_path), unit.query)

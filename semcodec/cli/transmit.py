@@ -124,6 +124,9 @@ def encode_cmd(
 
         source, image_id = sample_image(), "sample"
     else:
+        from ..imageio import check_fits_in_memory
+
+        check_fits_in_memory(image, c.bytes_per_pixel)  # one line, not the kernel's silent kill
         source, image_id = load_image(image), image.stem
     c.operating_point(snr_db, query)  # a missing or unwanted --query is said before any work
     result = c.run(source, snr_db=snr_db, channel=build_channel(link.channel, link.csi), seed=link.seed, query=query)

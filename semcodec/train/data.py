@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 from ..errors import InvalidInput
+from ..limits import available_memory
 
 
 def list_images(folders: list[str]) -> list[Path]:
@@ -51,20 +52,6 @@ def random_crops(images: list, n: int, crop: int, rng: random.Random, rotate: bo
 #: Measured peak training memory per pixel of a batch (forward + backward, float32, CPU), with a
 #: margin: deep JSCC ~430 B, adjscc at width 64 ~1,035 B (grows with the width).
 BYTES_PER_PIXEL = {"deep-jscc": 600, "adjscc": 1400}
-
-
-def available_memory(device: str) -> int | None:
-    """Bytes free for a training run on ``device`` (``None`` when it cannot be told)."""
-    try:
-        if str(device).startswith("cuda"):
-            import torch
-
-            return int(torch.cuda.mem_get_info(torch.device(device))[0])
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001 - no estimate is better than a wrong refusal
-        return None
 
 
 def check_memory(batch: int, pixels: int, bytes_per_pixel: float, device: str, what: str,

@@ -836,6 +836,7 @@ def test_no_report_or_encode_output_overwrites_an_input_by_another_name(tmp_path
         assert_clean_error(*call_cli("report", results, "--plot", tmp_path / target), "which this command reads")
     html = tmp_path / "html"
     html.mkdir()
+    (html / ".semcodec-report").write_text("")  # a report folder of ours, so only the link stops it
     os.link(results, html / "snr.png")
     assert_clean_error(*call_cli("report", results, "--html", html), "which this command reads")
     assert results.read_bytes() == original
@@ -1069,3 +1070,20 @@ def test_an_image_too_large_for_the_memory_free_is_refused_from_its_header(tmp_p
     image = next(p for p in Path(tiny_folder).iterdir() if p.suffix == ".png")
     assert_clean_error(*call_cli("encode", image, "--codec", "uncoded-analog", "--snr", "10", "-o", tmp_path / "x.png"),
                        "GiB free")
+
+
+def test_html_writes_only_into_a_new_empty_or_report_folder(kept_bench, tmp_path, tiny_folder):
+    """Never into a dataset folder (a later bench would take snr.png for an image) nor over a
+    user's own index.html; a second report into its own folder is fine."""
+    results = _write(tmp_path / "r.jsonl", kept_bench)
+    before = sorted(p.name for p in Path(tiny_folder).iterdir())
+    assert_clean_error(*call_cli("report", results, "--html", tiny_folder), "no semcodec report wrote")
+    assert sorted(p.name for p in Path(tiny_folder).iterdir()) == before
+    mine = tmp_path / "site"
+    mine.mkdir()
+    (mine / "index.html").write_text("<html>my homepage</html>")
+    assert_clean_error(*call_cli("report", results, "--html", mine), "no semcodec report wrote")
+    assert (mine / "index.html").read_text() == "<html>my homepage</html>"
+    for _ in range(2):  # new, then its own folder again
+        code, _, err = call_cli("report", results, "--html", tmp_path / "h")
+        assert code == 0 and (tmp_path / "h" / "index.html").is_file(), err

@@ -48,8 +48,10 @@ def report_cmd(
         raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(FORMATS + PAPER_FORMATS)}")
     for path in (plot_path, grid_path, rd_path):
         check_output(path, PLOT_SUFFIXES)
-    if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
-        raise InvalidInput(f"--html {html_dir}: not a folder")
+    if html_dir is not None:  # before any work: a new, empty or earlier report's folder only
+        from ..report.html import check_html_folder
+
+        check_html_folder(html_dir)
     found_all, notes = [], []
     for path in results:
         check_readable_file(path)

@@ -88,13 +88,49 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "_"
 
 
+#: The file that marks a folder as one a semcodec report wrote (so a later report may write there).
+MARKER = ".semcodec-report"
+
+
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` is a report folder: marked, or (older releases) holding our own page."""
+    if (folder / MARKER).is_file():
+        return True
+    index = folder / "index.html"
+    try:
+        with open(index, "rb") as f:
+            head = f.read(200) if index.is_file() else b""
+    except OSError:
+        return False
+    return head.startswith(b"<!doctype html>") and b"<title>semcodec report</title>" in head
+
+
+def check_html_folder(folder: str | Path) -> None:
+    """``--html DIR`` writes only into a new or empty folder or one a report wrote before: never
+    into a dataset folder (a later bench would take the PNGs for images) nor over a user's files."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise InvalidInput(f"--html {folder}: not a folder")
+    try:
+        entries = sorted(p.name for p in folder.iterdir())
+    except OSError as exc:
+        raise InvalidInput(f"--html {folder}: cannot list it ({exc.strerror or exc})") from None
+    if entries and not _ours(folder):
+        raise InvalidInput(f"--html {folder}: the folder holds files no semcodec report wrote (e.g. "
+                           f"{entries[0][:60]!r}); give a new or empty folder")
+
+
 def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = "psnr",
                images: list[str] | None = None, sources: list[str] | None = None, vs_tables: list | None = None) -> Path:
     """Write ``folder/index.html`` (and its PNGs) for ``records``; returns the page's path. With
     ``vs_tables`` (``report --vs``) the comparison tables follow the tables of means."""
     folder = Path(folder)
+    check_html_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text("written by semcodec report --html; a later report may write here\n")
     except OSError as exc:
         raise InvalidInput(f"cannot write {folder}: {exc.strerror or exc}") from None
     tables = aggregate(records, metric)

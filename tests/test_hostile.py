@@ -1087,3 +1087,15 @@ def test_html_writes_only_into_a_new_empty_or_report_folder(kept_bench, tmp_path
     for _ in range(2):  # new, then its own folder again
         code, _, err = call_cli("report", results, "--html", tmp_path / "h")
         assert code == 0 and (tmp_path / "h" / "index.html").is_file(), err
+
+
+def test_a_grid_of_hundreds_of_snrs_shows_a_dozen_columns_and_says_so(kept_bench, tmp_path):
+    from PIL import Image
+
+    recs = [dict(r, snr_db=-30 + 0.25 * i) for i in range(300) for r in kept_bench if r["snr_db"] == 5.0]
+    results = _write(tmp_path / "r.jsonl", recs)
+    code, _, err = call_cli("report", results, "--grid", tmp_path / "g.png", "--plot", tmp_path / "p.png",
+                            "--format", "csv")
+    assert code == 0, err
+    with Image.open(tmp_path / "g.png") as g:
+        assert g.width < 13 * 2.2 * 110 + 50, g.size  # 12 SNR columns and the originals', not 300

@@ -351,7 +351,8 @@ def plot(tables: list[Table], path: str | Path) -> Path:
                 if r.cells[s].failed:
                     ax.annotate(f"✗{r.cells[s].failed}", (s, r.cells[s].mean), textcoords="offset points",
                                 xytext=(4, 4), fontsize=7, color="red")
-        ax.set_xticks(t.snrs)
+        if len(t.snrs) <= MAX_SNR_TICKS:  # else matplotlib's own ticks: 3,000 labels would be ink
+            ax.set_xticks(t.snrs)
         ax.set_xlabel("channel SNR, Es/N0 (dB)")
         ax.set_ylabel(metric_label(t.metric))
         budgets = {round(float(r.config["bandwidth"]), 6) for r in t.rows
@@ -465,6 +466,22 @@ def _thumb(path: Any, width: int = 240):
     return im.resize((width, max(1, round(im.height * width / im.width))))
 
 
+#: A grid shows at most this many SNR columns (spread over the range): 3,000 columns of thumbnails
+#: would take gigabytes and show nothing; the title says how many of how many.
+MAX_GRID_COLUMNS = 12
+#: ... and at most this many rows (image x codec configuration).
+MAX_GRID_ROWS = 24
+#: The SNR axis labels every SNR up to this many; beyond, matplotlib places its ticks.
+MAX_SNR_TICKS = 24
+
+
+def spread(values: list, most: int) -> list:
+    """At most ``most`` of ``values`` (sorted), evenly spread and always the first and last."""
+    if len(values) <= most:
+        return list(values)
+    return [values[round(i * (len(values) - 1) / (most - 1))] for i in range(most)]
+
+
 def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | None = None,
          metric: str = "psnr") -> Path:
     """Reconstructions side by side: for each chosen image a block of rows (one per codec
@@ -493,8 +510,9 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         key = (r["image"], row_key(r)[:3], float(r["snr_db"]))
         current[key] = _preferred(current[key], r) if key in current else r
     kept = list(current.values())
-    snrs = table.snrs
-    rows = [(img, label) for img in chosen for label in [row.label for row in table.rows]]
+    snrs = spread(table.snrs, MAX_GRID_COLUMNS)  # a column per SNR, a few of them when there are many
+    every_row = [(img, label) for img in chosen for label in [row.label for row in table.rows]]
+    rows = every_row[:MAX_GRID_ROWS]  # 500 configurations would be a poster, not a figure
     index = {(r["image"], label_of.get(row_key(r)[:3]), float(r["snr_db"])): r for r in kept}
     fig, axes = plt.subplots(len(rows), len(snrs) + 1, figsize=(2.2 * (len(snrs) + 1), 1.9 * len(rows)),
                              squeeze=False)
@@ -527,6 +545,10 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
         for ax in row_axes:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.suptitle(f"{drawn(dataset)}, {drawn(channel_name(channel))}: reconstructions, {NAMES.get(metric, metric)} under each", fontsize=9)
+    shown = ", ".join(([f"{len(snrs)} of {len(table.snrs)} SNRs"] if len(snrs) < len(table.snrs) else [])
+                      + ([f"the first {len(rows)} of {len(every_row)} rows"] if len(rows) < len(every_row) else []))
+    shown = f" ({shown})" if shown else ""
+    fig.suptitle(f"{drawn(dataset)}, {drawn(channel_name(channel))}: reconstructions, {NAMES.get(metric, metric)} "
+                 f"under each{shown}", fontsize=9)
     fig.tight_layout()
     return _save(fig, plt, path, dpi=110)

@@ -229,3 +229,19 @@ def test_a_pickle_torch_will_not_load_as_weights_is_one_line_without_torch_s_war
     code, out, err = call_cli("models", "check", "clip", "--model", f"clip={folder}")
     assert_clean_error(code, out, err, "does not load as plain weights")
     assert "Warning" not in err and "torch.load" not in err, err
+
+
+@pytest.mark.parametrize("component", ["blip", "speller", "captioner", "vqa"])
+def test_one_nan_tensor_in_a_text_model_fails_the_check(component, tiny_models, tmp_path):
+    """A text model with one damaged tensor still emits token ids: the check looks at the weights."""
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(tiny_models[component], tmp_path / component)
+    shards = sorted(folder.rglob("*.safetensors"))
+    assert shards, list(folder.iterdir())
+    state = load_file(shards[0])
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name] = state[name].clone()
+    state[name].view(-1)[0] = float("nan")
+    save_file(state, str(shards[0]), metadata={"format": "pt"})
+    _check(component, folder, "NaN or infinity")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from ..errors import InvalidInput, ModelUnavailable
 from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, torch_checkpoints
@@ -104,8 +105,49 @@ def _finite(key: str, *tensors) -> None:
             raise ModelUnavailable(f"{key}: the model loads but computes NaN or infinity (damaged weights?)")
 
 
+def _modules(obj: Any, depth: int = 0) -> Iterator[Any]:
+    """The torch modules inside what a loader built: a model, a (processor, model) pair, a
+    diffusers pipeline (its ``components``)."""
+    import torch
+
+    if isinstance(obj, torch.nn.Module):
+        yield obj
+    elif depth < 3 and isinstance(obj, (tuple, list)):
+        for item in obj:
+            yield from _modules(item, depth + 1)
+    elif depth < 3 and isinstance(getattr(obj, "components", None), dict):
+        for item in obj.components.values():
+            yield from _modules(item, depth + 1)
+
+
+def _finite_weights(key: str) -> None:
+    """Every floating-point weight of ``key``'s loaded model must be a number: a text model with
+    one NaN tensor still emits token ids, so its probe's output alone cannot tell."""
+    import torch
+
+    from .loading import _LOADED
+
+    for cache_key, obj in list(_LOADED.items()):
+        name = str(cache_key[0])
+        # the component's own entries ("generator", "generator+ip_adapter:..." for ip_adapter)
+        if not (name == key or (key == "ip_adapter" and name.startswith("generator+ip_adapter"))):
+            continue
+        for module in _modules(obj):
+            for name, t in [*module.named_parameters(), *module.named_buffers()]:
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    raise ModelUnavailable(f"{key}: weight {name[:80]} holds NaN or infinity (damaged weights?)")
+
+
 def check(key: str) -> str:
-    """Load ``key`` from the cache and run one tiny forward pass; returns what it produced."""
+    """Load ``key`` from the cache, run one tiny forward pass and check every weight is finite;
+    returns what the pass produced."""
+    said = _probe(key)
+    _finite_weights(key)
+    return said
+
+
+def _probe(key: str) -> str:
+    """One tiny forward pass of ``key``; returns what it produced."""
     import torch
 
     probe = torch.rand(3, 64, 64)

@@ -1099,3 +1099,24 @@ def test_a_grid_of_hundreds_of_snrs_shows_a_dozen_columns_and_says_so(kept_bench
     assert code == 0, err
     with Image.open(tmp_path / "g.png") as g:
         assert g.width < 13 * 2.2 * 110 + 50, g.size  # 12 SNR columns and the originals', not 300
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "devzero"])
+def test_a_semcodec_toml_that_is_not_a_file_is_said_not_ignored(kind, tmp_path):
+    target = tmp_path / "semcodec.toml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        target.symlink_to("/dev/zero")
+    assert_clean_error(*call_cli("models", "list", cwd=tmp_path), "not a regular file")
+
+
+def test_keep_images_naming_the_results_file_or_an_empty_data_path_is_refused_first(tmp_path, tiny_folder):
+    out = tmp_path / "r.jsonl"
+    assert_clean_error(*call_cli("bench", tiny_folder, "--codecs", "uncoded-analog", "--snr", "10", "--out", out,
+                                 "--keep-images", out), "--keep-images")
+    assert not out.exists()  # no folder made where the results file goes
+    assert_clean_error(*call_cli("bench", "kodak24", "--data", "", "--codecs", "uncoded-analog", "--snr", "10",
+                                 "--out", out), "empty path")

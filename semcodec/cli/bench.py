@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,7 +27,7 @@ def bench_cmd(
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metrics (default: all registered).")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Metric shown in the table.")] = "psnr",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
@@ -50,6 +52,8 @@ def bench_cmd(
     from ..metrics import check_metrics
     from ..bench.results_file import ResultsWriter, check_results_path
 
+    if data is not None and not data.strip():  # Path("") would be the working directory
+        raise InvalidInput("--data: an empty path; give the data folder (or leave --data out)")
     snrs = parse_snr_list(snr)
     apply_model_overrides(link.model)
     apply_limits(max_pixels)
@@ -59,6 +63,8 @@ def bench_cmd(
     check_metrics([metric])  # the one shown in the table
     budgets = parse_budgets(link.bandwidth)
     if keep_images is not None:
+        if os.path.realpath(keep_images) == os.path.realpath(out):
+            raise InvalidInput(f"--keep-images {keep_images} is the results file --out names; give a folder of its own")
         try:
             keep_images.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -88,8 +88,11 @@ def apply_overrides(items: list[str] | None) -> None:
 
 def _toml_ids() -> dict[str, str]:
     path = Path("semcodec.toml")
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
+    if not path.is_file():  # a folder, a FIFO (reading would block), a device or a dangling link
+        raise InvalidInput("semcodec.toml: not a regular file (a folder, a pipe, a device or a broken link); "
+                           "remove or rename it")
     try:
         if path.stat().st_size > MAX_TOML_BYTES:
             raise InvalidInput(f"semcodec.toml: {path.stat().st_size:,} bytes; a settings file is at most "

@@ -48,7 +48,7 @@ def check_fits_in_memory(path: Path, bytes_per_pixel: float) -> None:
 
     from PIL import Image
 
-    from .limits import check_run_memory
+    from .limits import check_pixels, check_run_memory
 
     check_readable_file(path)  # never open a FIFO or a device
     try:
@@ -58,6 +58,7 @@ def check_fits_in_memory(path: Path, bytes_per_pixel: float) -> None:
                 width, height = im.size
     except Exception:  # noqa: BLE001 - the loader says what is wrong with the file
         return
+    check_pixels(height, width, str(path))  # the pixel limit first: it is the user's own setting
     check_run_memory(height, width, float(bytes_per_pixel), str(path))  # host memory: image, metrics
 
 

@@ -84,6 +84,34 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, train_dir):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_real_ctrl_c_between_saves_is_saved_at_that_step(tmp_path, train_dir):
+    """SIGINT at step 3 (saves every 5): the run writes step 3 and says --resume; resumed, it ends
+    on the uninterrupted run's weights."""
+    import os
+    import signal
+
+    from safetensors.torch import load_file
+
+    from semcodec.train.adjscc import AdaptiveTrainConfig, train_adaptive
+    from semcodec.train.checkpoint import TrainingInterrupted, state_path
+
+    config = AdaptiveTrainConfig(data=[str(train_dir)], steps=8, batch=2, crop=32, width=8, blocks=1,
+                                 warmup=2, save_every=5, eval_every=1000)
+    train_adaptive(config, tmp_path / "straight.safetensors")
+
+    def ctrl_c_at_3(step, loss, kodak):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "resumed.safetensors"
+    with pytest.raises(TrainingInterrupted, match="step 4"):  # the step under way finishes first
+        train_adaptive(config, out, progress=ctrl_c_at_3, progress_every=1)
+    assert torch.load(state_path(out), weights_only=True)["step"] == 4
+    train_adaptive(config, out, resume=True)
+    a, b = load_file(tmp_path / "straight.safetensors"), load_file(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_the_test_set_is_never_trained_on_and_a_resume_needs_a_state(tmp_path, train_dir, kodak_dir):
     """kodak24 is the test set: a training folder holding any of its files (renamed or not) is
     refused, as is one that shares a file with --eval; --resume with nothing to resume is an error."""

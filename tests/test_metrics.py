@@ -72,3 +72,19 @@ def test_our_ms_ssim_is_pytorch_msssim_value(kodim23, size, noise):
     b = (a + noise * torch.randn(a.shape, generator=torch.Generator().manual_seed(h))).clamp(0, 1)
     assert ms_ssim(a, b).item() == pytest.approx(reference(a, b, data_range=1.0).item(), abs=1e-6)
     assert ms_ssim(a, a).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ms_ssim_reusing_the_sources_blurs_gives_the_same_value_and_keeps_few():
+    """A bench scores one source against many reconstructions: the source's blurs are reused,
+    bit for bit the value of a fresh computation, and only the last two sources are kept."""
+    from semcodec import metrics
+
+    gen = torch.Generator().manual_seed(3)
+    xs = [torch.rand(1, 3, 170, 180, generator=gen) for _ in range(3)]
+    for i, x in enumerate(xs):
+        for noise in (0.02, 0.2):
+            y = (x + noise * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+            fresh = float(metrics.ms_ssim(x, y))
+            assert float(metrics.ms_ssim(x, y, source_key=f"s{i}")) == fresh
+            assert float(metrics.ms_ssim(x, y, source_key=f"s{i}")) == fresh  # from the kept blurs
+    assert len(metrics._SOURCE_STATS) == metrics.SOURCE_STATS_KEPT

@@ -188,7 +188,7 @@ def train_deep_jscc(
                     checkpoint(epoch, step + 1, total, val_psnr)  # mid-epoch: a long epoch is not lost
                     last_save = time.monotonic()
                     if stop.requested:
-                        stop.raise_now(out, f"epoch {epoch}, step {step + 1} of {steps_per_epoch}")
+                        stop.raise_now(out, f"step {step + 1} of {steps_per_epoch} in epoch {epoch + 1}")
             loss_value = total / steps_per_epoch
             last = epoch + 1 == config.epochs
             if (epoch + 1) % val_every == 0 or last:

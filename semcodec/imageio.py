@@ -51,6 +51,7 @@ def check_fits_in_memory(path: Path, bytes_per_pixel: float) -> None:
     from .limits import check_pixels, check_run_memory
 
     check_readable_file(path)  # never open a FIFO or a device
+    Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb limit would hide the size: our limits apply
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's decompression-bomb warning: our limits apply

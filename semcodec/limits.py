@@ -77,5 +77,5 @@ def check_run_memory(height: int, width: int, bytes_per_pixel: float, what: str,
     free = available_memory(device)
     if free is not None and need > 0.8 * free:
         raise InvalidInput(f"{what}: a {width}x{height} image needs about {need / 2**30:.1f} GiB to go through "
-                           f"(~{bytes_per_pixel:g} bytes a pixel), more than the {free / 2**30:.1f} GiB free; "
-                           "free memory or lower --max-pixels")
+                           f"(~{bytes_per_pixel:g} bytes a pixel), more than the {0.8 * free / 2**30:.1f} GiB a run "
+                           f"may take (80 % of the {free / 2**30:.1f} GiB free); free memory or use a smaller image")

@@ -144,7 +144,9 @@ class Scalar(Spec):
     def check(self, value: Any, where: str) -> Any:
         if value is None or isinstance(value, bool):
             return value
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        if isinstance(value, int) and -2**63 <= value < 2**63:  # no option is larger (10**400 is no float)
+            return value
+        if isinstance(value, float) and math.isfinite(value):
             return value
         if isinstance(value, str) and len(value) <= self.max_len:
             return value

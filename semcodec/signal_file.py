@@ -121,6 +121,20 @@ def _check_member_size(zf: zipfile.ZipFile, member: str, shape: tuple[int, ...],
                               f"({declared:,} bytes) needs")
 
 
+#: Received symbols carry the channel's noise in every mantissa, which deflate cannot squeeze
+#: (real files: 1.1x); a stream over 4 MiB that deflates more than this was made, not received.
+MAX_SYMBOL_DEFLATE_RATIO = 4.0
+
+
+def _check_noisy(zf: zipfile.ZipFile, member: str, path: Path) -> None:
+    """Refuse a large symbol member that compresses like zeros (a 0.75 MB file claiming 96 M
+    symbols would otherwise cost gigabytes to decode before anything could be said of it)."""
+    info = zf.getinfo(member)
+    if info.file_size > 4 << 20 and info.file_size > MAX_SYMBOL_DEFLATE_RATIO * max(1, info.compress_size):
+        raise SignalFileError(f"{path}: member {member} deflates {info.file_size / max(1, info.compress_size):,.0f}x; "
+                              "received symbols carry channel noise and do not compress so (a made-up file)")
+
+
 def _read_array(zf: zipfile.ZipFile, member: str):
     import numpy as np
 
@@ -184,6 +198,7 @@ def load_received(path: str | Path, check: "Callable[[Received, str, dict[str, A
                                               f"not {dtype} of shape {shape}")
                     _check_member_size(zf, member, shape, dtype, path)
                     if prefix == "y":
+                        _check_noisy(zf, member, path)
                         total += shape[0]
                     if shape[0] > max_symbols or total > max_symbols:
                         raise SignalFileError(f"{path}: stream {name!r} brings the file to {total:,} symbols, more "

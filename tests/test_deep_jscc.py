@@ -215,3 +215,18 @@ def test_resume_refuses_weights_copied_over_the_checkpoint(tmp_path):
     with pytest.raises(InvalidInput, match="not the checkpoint its training state"):
         train_deep_jscc(TrainConfig(**{**cfg, "epochs": 2}), tmp_path / "a.safetensors", resume=True)
     assert (tmp_path / "a.safetensors").read_bytes() == before
+
+
+def test_resume_refuses_another_runs_checkpoint_and_state_copied_together(tmp_path):
+    import shutil
+
+    from semcodec.errors import InvalidInput
+
+    folder = _random_folder(tmp_path / "imgs")
+    cfg = dict(data=[str(folder)], val=[str(folder)], epochs=1, batch=2, crop=16)
+    train_deep_jscc(TrainConfig(**cfg), tmp_path / "a.safetensors")
+    train_deep_jscc(TrainConfig(**cfg, seed=1), tmp_path / "b.safetensors")
+    for suffix in (".safetensors", ".state.pt"):
+        shutil.copy(tmp_path / f"b{suffix}", tmp_path / f"a{suffix}")
+    with pytest.raises(InvalidInput, match="other seed"):
+        train_deep_jscc(TrainConfig(**{**cfg, "epochs": 2}), tmp_path / "a.safetensors", resume=True)

@@ -1120,3 +1120,54 @@ def test_keep_images_naming_the_results_file_or_an_empty_data_path_is_refused_fi
     assert not out.exists()  # no folder made where the results file goes
     assert_clean_error(*call_cli("bench", "kodak24", "--data", "", "--codecs", "uncoded-analog", "--snr", "10",
                                  "--out", out), "empty path")
+
+
+def test_past_pillows_own_bomb_limit_the_memory_check_still_refuses(tmp_path, monkeypatch):
+    """A 15000x15000 header with --max-pixels raised: Pillow's bomb guard fires on open above
+    179 MP; the memory check must still read the size and refuse (the kernel killed it at 24 GB)."""
+    import semcodec.limits as limits
+
+    monkeypatch.setattr(limits, "available_memory", lambda device="cpu": 8 << 30)
+    bomb = write_png_header_bomb(tmp_path / "big.png", 15000, 15000)
+    assert_clean_error(*call_cli("encode", bomb, "--codec", "uncoded-analog", "--snr", "10", "-o", tmp_path / "x.png",
+                                 "--max-pixels", "1000000000"), "GiB")
+
+
+def test_keep_images_in_the_dataset_folder_and_html_through_links_are_refused_or_replaced(tmp_path, tiny_folder,
+                                                                                        kept_bench):
+    """Kept reconstructions inside the dataset would be read as images by the next bench; a link
+    put in a report folder where a figure goes is replaced, never written through."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_folder, data)
+    before = sorted(p.name for p in data.iterdir())
+    for keep in (data, data / "kept"):
+        assert_clean_error(*call_cli("bench", data, "--codecs", "uncoded-analog", "--snr", "10",
+                                     "--out", tmp_path / "r.jsonl", "--keep-images", keep), "dataset's folder")
+    assert sorted(p.name for p in data.iterdir()) == before
+    results = _write(tmp_path / "k.jsonl", kept_bench)
+    site = tmp_path / "site"
+    code, _, err = call_cli("report", results, "--html", site)
+    assert code == 0, err
+    victim = data / before[0]
+    original = victim.read_bytes()
+    (site / "snr.png").unlink()
+    (site / "snr.png").symlink_to(victim)
+    code, _, err = call_cli("report", results, "--html", site)
+    assert code == 0 and victim.read_bytes() == original and not (site / "snr.png").is_symlink(), err
+
+
+def test_a_tiny_budget_many_codecs_and_ids_with_newlines_stay_one_line_and_quiet(kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    recs[0]["config"]["bandwidth"] = 5e-324  # would overflow the rate-distortion axis
+    code, _, err = call_cli("report", _write(tmp_path / "t.jsonl", recs), "--rd", tmp_path / "rd.png",
+                            "--rd-snr", "5")
+    assert code == 0 and "not semcodec records" in err and "Warning" not in err, err
+    many = [dict(r, codec=f"c{i}") for i in range(60) for r in kept_bench]
+    code, _, err = call_cli("report", _write(tmp_path / "m.jsonl", many), "--plot", tmp_path / "p.png")
+    assert code == 0 and "Warning" not in err, err
+    odd = [dict(r, image="a\nb" + r["image"]) for r in kept_bench]
+    code, out, err = call_cli("report", _write(tmp_path / "o.jsonl", odd), "--grid", tmp_path / "g.png",
+                              "--images", "nosuch")
+    assert_clean_error(code, out, err, "\\n")

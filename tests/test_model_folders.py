@@ -231,9 +231,14 @@ def test_a_pickle_torch_will_not_load_as_weights_is_one_line_without_torch_s_war
     assert "Warning" not in err and "torch.load" not in err, err
 
 
-@pytest.mark.parametrize("component", ["blip", "speller", "captioner", "vqa"])
-def test_one_nan_tensor_in_a_text_model_fails_the_check(component, tiny_models, tmp_path):
-    """A text model with one damaged tensor still emits token ids: the check looks at the weights."""
+@pytest.mark.parametrize("component, value, needle", [
+    ("blip", float("nan"), "NaN or infinity"), ("speller", float("nan"), "NaN or infinity"),
+    ("captioner", float("nan"), "NaN or infinity"), ("vqa", float("nan"), "NaN or infinity"),
+    ("clip", 3e38, "damaged weights"), ("speller", -3e38, "damaged weights"),
+])
+def test_one_damaged_value_in_a_model_fails_the_check(component, value, needle, tiny_models, tmp_path):
+    """A text model with one damaged tensor still emits token ids, and a finite 3e38 may vanish in
+    a normalised output: the check looks at the weights."""
     from safetensors.torch import load_file, save_file
 
     folder = _copy(tiny_models[component], tmp_path / component)
@@ -242,6 +247,15 @@ def test_one_nan_tensor_in_a_text_model_fails_the_check(component, tiny_models, 
     state = load_file(shards[0])
     name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
     state[name] = state[name].clone()
-    state[name].view(-1)[0] = float("nan")
+    state[name].view(-1)[0] = value
     save_file(state, str(shards[0]), metadata={"format": "pt"})
-    _check(component, folder, "NaN or infinity")
+    _check(component, folder, needle)
+
+
+def test_a_damaged_ip_adapter_image_encoder_is_blamed_on_the_adapter(tiny_models, tmp_path):
+    folder = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    weights = folder / "models" / "image_encoder" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, out, err = call_cli("models", "check", "ip_adapter", "--model", f"ip_adapter={folder}")
+    assert_clean_error(code, out, err, "image_encoder")
+    assert err.startswith("error: ip_adapter"), err

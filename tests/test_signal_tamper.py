@@ -102,6 +102,7 @@ META_CASES = [
     ("bpg-ldpc", "header.mcs_index", 15, "no MCS has index"),
     ("bpg-ldpc", "header.mcs_index", 31, "no MCS has index"),
     ("bpg-ldpc", "config.options.iterations", 10**9, "iterations"),
+    ("bpg-ldpc", "config.options.iterations", 10**400, "iterations"),  # no float holds it: one line
     ("uncoded-analog", "header.std", [0.0, 0.1, 0.1], "std"),
     ("uncoded-analog", "header.mean", ["a", 0.1, 0.1], "mean"),
     ("uncoded-analog", "header.height", 63, "symbols"),
@@ -423,3 +424,15 @@ def test_a_metadata_key_given_twice_is_refused_not_read_as_the_last(signals, tmp
         warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
         zf.writestr("meta.npy", zipfile.ZipFile(signals["deep-jscc"]).read("meta.npy"))
     assert_clean_error(*call_cli("decode", twice, "-o", tmp_path / "o.png"), "share a name")
+
+
+def test_a_symbol_member_that_compresses_like_zeros_is_refused_before_it_is_read(signals, tmp_path):
+    """Received symbols carry noise and deflate ~1.1x; 600,000 zero symbols (4.8 MB in a few KB)
+    were made, not received."""
+    n = 600_000
+
+    def write(f):
+        f.write(_npy_head(n) + b"\x00" * (n * 8))
+
+    bad = _with_member(signals["uncoded-analog"], tmp_path / "zeros.npz", "y::pixels.npy", write)
+    assert_clean_error(*call_cli("decode", bad, "-o", tmp_path / "x.png"), "do not compress")

@@ -70,6 +70,8 @@ MAX_NAME_CHARS = 4096
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: k/n beyond this is no bandwidth ratio (a budget of 1,000 channel uses a pixel value).
 MAX_RATIO = 1000.0
+#: ... and below this (but above 0) none either: 1e-9 of a 64 MP picture is under one channel use.
+MIN_RATIO = 1e-9
 
 
 def record_problem(rec: Any) -> str | None:
@@ -99,14 +101,17 @@ def record_problem(rec: Any) -> str | None:
     if not isinstance(rec.get("metrics"), dict) or not all(
             v is None or _is_number(v) for v in rec["metrics"].values()):
         return f"metrics missing or not numbers (finite, at most {MAX_MAGNITUDE:g} in size)"
-    if not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO:
-        return f"bandwidth_ratio missing or not a number in [0, {MAX_RATIO:g}]"
+    if (not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO
+            or 0 < rec["bandwidth_ratio"] < MIN_RATIO):
+        return f"bandwidth_ratio missing or not 0 or a number in [{MIN_RATIO:g}, {MAX_RATIO:g}]"
     cfg = rec.get("config", {})
     if not isinstance(cfg, dict):
         return "config is not an object"
     for key in ("bandwidth", "design_snr_db"):
         if cfg.get(key) is not None and not _is_number(cfg[key]):
             return f"config.{key} is not a number"
+    if cfg.get("bandwidth") is not None and not MIN_RATIO <= cfg["bandwidth"] <= MAX_RATIO:
+        return f"config.bandwidth is not a budget k/n in [{MIN_RATIO:g}, {MAX_RATIO:g}]"
     if not isinstance(cfg.get("options", {}), dict):
         return "config.options is not an object"
     return None

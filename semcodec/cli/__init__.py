@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from ..errors import SemcodecError
 from . import bench, models, report, transmit  # noqa: F401 - each registers its commands
-from .app import _DEBUG, app, err_console, one_line, usage_error
+from .app import _DEBUG, app, err_console, one_line, printable, usage_error
 from .codec_flags import codec_flags_as_options
 from .train import register_trainers
 
@@ -68,7 +68,7 @@ def main() -> None:
     except SemcodecError as exc:
         if debug:
             raise
-        err_console.print(f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(printable(str(exc)))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")

@@ -65,10 +65,6 @@ def bench_cmd(
     if keep_images is not None:
         if os.path.realpath(keep_images) == os.path.realpath(out):
             raise InvalidInput(f"--keep-images {keep_images} is the results file --out names; give a folder of its own")
-        try:
-            keep_images.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InvalidInput(f"--keep-images {keep_images}: {exc.strerror or exc}") from None
     metric_list = [m.strip() for m in metrics.split(",")] if metrics else None
     check_metrics(metric_list)
     from ..bench.executors import make_executor
@@ -77,6 +73,18 @@ def bench_cmd(
         check_device(link.device)
     runner = make_executor(executor, jobs, ray_address, gpus_per_worker)
     name, images = datasets.resolve(dataset, data)
+    if keep_images is not None:
+        keeps = (os.path.realpath(keep_images), os.path.realpath(keep_images / name))  # files go to KEEP/<dataset>/
+        for folder in sorted({os.path.realpath(im.path.parent) for im in images}):
+            if any(k == folder or k.startswith(folder + os.sep) for k in keeps):  # a next bench would read them
+                raise InvalidInput(f"--keep-images {keep_images} lies in the dataset's folder {folder}; "
+                                   "give a folder outside it")
+        try:
+            keep_images.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise InvalidInput(f"--keep-images {keep_images}: exists and is not a folder") from None
+        except OSError as exc:
+            raise InvalidInput(f"--keep-images {keep_images}: {exc.strerror or exc}") from None
     question_map = None
     if queries is not None:
         from ..queries import read_queries

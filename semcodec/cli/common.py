@@ -164,7 +164,7 @@ def check_distinct(paths: dict[str, Path | None]) -> None:
 
 
 #: Files ``report --html DIR`` writes into DIR.
-HTML_OUTPUT = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png)$")
+HTML_OUTPUT = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png)$")  # report.html.OUTPUT_NAME's pages
 
 
 def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None, results: list[Path],

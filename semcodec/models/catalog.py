@@ -120,6 +120,11 @@ def _modules(obj: Any, depth: int = 0) -> Iterator[Any]:
             yield from _modules(item, depth + 1)
 
 
+#: No trained network's parameter is this large (fp16 checkpoints stop at 65,504): a value beyond
+#: it is damage, even when finite.
+MAX_WEIGHT = 1e6
+
+
 def _finite_weights(key: str) -> None:
     """Every floating-point weight of ``key``'s loaded model must be a number: a text model with
     one NaN tensor still emits token ids, so its probe's output alone cannot tell."""
@@ -136,6 +141,11 @@ def _finite_weights(key: str) -> None:
             for name, t in [*module.named_parameters(), *module.named_buffers()]:
                 if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                     raise ModelUnavailable(f"{key}: weight {name[:80]} holds NaN or infinity (damaged weights?)")
+            for name, t in module.named_parameters():  # buffers may hold large mask constants
+                biggest = float(t.detach().abs().max()) if t.is_floating_point() and t.numel() else 0.0
+                if biggest > MAX_WEIGHT:
+                    raise ModelUnavailable(f"{key}: weight {name[:80]} holds {biggest:.3g}, beyond any trained "
+                                           "weight (damaged weights?)")
 
 
 def check(key: str) -> str:

@@ -164,10 +164,17 @@ class Generator:
 
             # the image encoder is loaded here, checked, and handed to the pipeline: diffusers'
             # own load of it would leave a missing tensor random without a word
+            from ..errors import SemcodecError
+
             token = BUILDING.set(ip_role)
             try:
                 encoder = _checked("transformers", "CLIPVisionModelWithProjection", ip_path, "models/image_encoder",
                                    dtype_for(device), ip_role)
+            except SemcodecError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the adapter's image encoder, not the SD folder, is at fault
+                raise ModelUnavailable(f"{ip_role}: cannot load {ip_path}/models/image_encoder "
+                                       f"({load_failure(exc)})") from None
             finally:
                 BUILDING.reset(token)
             pipe = _load_sd(path, device, image_encoder=encoder)

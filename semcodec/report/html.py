@@ -90,6 +90,8 @@ def _slug(text: str) -> str:
 
 #: The file that marks a folder as one a semcodec report wrote (so a later report may write there).
 MARKER = ".semcodec-report"
+#: The names a report writes in its folder.
+OUTPUT_NAME = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png|\.semcodec-report)$")
 
 
 def _ours(folder: Path) -> bool:
@@ -130,6 +132,9 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     check_html_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for entry in folder.iterdir():  # a link put where a page or figure goes is replaced, not written through
+            if entry.is_symlink() and OUTPUT_NAME.match(entry.name):
+                entry.unlink()
         (folder / MARKER).write_text("written by semcodec report --html; a later report may write here\n")
     except OSError as exc:
         raise InvalidInput(f"cannot write {folder}: {exc.strerror or exc}") from None

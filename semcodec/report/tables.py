@@ -37,6 +37,25 @@ NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CL
 _UNDRAWABLE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+#: A legend lists at most this many curves (400 codecs would cover the axes); it says how many.
+MAX_LEGEND = 24
+
+
+def _legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    title = f"first {MAX_LEGEND} of {len(labels)}" if len(labels) > MAX_LEGEND else None
+    ax.legend(handles[:MAX_LEGEND], labels[:MAX_LEGEND], fontsize=7, title=title, title_fontsize=7)
+
+
+def _tight(fig) -> None:
+    """``tight_layout`` without matplotlib's warning when a figure cannot be tightened."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig.tight_layout()
+
+
 def drawn(name: str, most: int = 60) -> str:
     """``name`` as a figure shows it: control characters as "?", and at most ``most`` characters
     (a 4,000-character codec name would push the axes off the page)."""
@@ -359,8 +378,8 @@ def plot(tables: list[Table], path: str | Path) -> Path:
                    if isinstance(r.config.get("bandwidth"), (int, float)) and not r.bound}
         ax.set_title(drawn(t.title, 120) + (f", k/n = {_ratio_text(min(budgets))}" if len(budgets) == 1 else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        _legend(ax)
+    _tight(fig)
     return _save(fig, plt, path)
 
 
@@ -427,8 +446,8 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
     ax.set_title(f"{drawn(dataset)}, {drawn(channel_name(channel))}, {snr:g} dB: {NAMES.get(metric, metric)} vs bandwidth "
                  f"({table.images} images)", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    _legend(ax)
+    _tight(fig)
     return _save(fig, plt, path)
 
 
@@ -550,5 +569,5 @@ def grid(records: list[dict[str, Any]], path: str | Path, images: list[str] | No
     shown = f" ({shown})" if shown else ""
     fig.suptitle(f"{drawn(dataset)}, {drawn(channel_name(channel))}: reconstructions, {NAMES.get(metric, metric)} "
                  f"under each{shown}", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return _save(fig, plt, path, dpi=110)

@@ -138,6 +138,10 @@ def train_deep_jscc(
             raise InvalidInput(f"--resume: the run was made with other {', '.join(changed)} "
                                f"({', '.join(f'{k}={old.get(k)!r}' for k in changed)})")
         state = load_state(out, device, "a deep-jscc training state", ("optimizer", "epoch"))
+        changed = changed_settings(state.get("config", asdict(config)), asdict(config), RESUMABLE_CHANGES)
+        if changed:  # another run's state (and checkpoint) put in place of this one's
+            raise InvalidInput(f"--resume: {state_path(out).name} is the state of a run with other "
+                               f"{', '.join(changed)} than its card and this command")
         try:
             model.load_state_dict(load_file(str(out), device=str(device)))
             optimizer.load_state_dict(state["optimizer"])
@@ -166,7 +170,7 @@ def train_deep_jscc(
         card = _card(config, c, epoch, psnr, loss_value, len(train_imgs), len(val_imgs), time.time() - t0, command)
         save_checkpoint(out, model, card, state={
             "optimizer": optimizer.state_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
-            "partial_loss": total, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+            "partial_loss": total, "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "config": asdict(config)})
 
     with DeferredInterrupt() as stop:
         for epoch in range(start_epoch, config.epochs):

@@ -70,12 +70,19 @@ def available_memory(device: str) -> int | None:
         return None
 
 
+def check_free_memory(need: float, device: str, what: str, remedy: str) -> None:
+    """Refuse, in one line, work that needs ``need`` bytes when that is more than a run may take
+    on ``device`` (80 % of what is free: the rest is the system's and the process's own); the
+    kernel would otherwise kill it without a word. Unknown free memory is no refusal."""
+    free = available_memory(device)
+    if free is not None and need > 0.8 * free:
+        raise InvalidInput(f"{what} needs about {need / 2**30:.1f} GiB, more than the {0.8 * free / 2**30:.1f} GiB "
+                           f"a run may take (80 % of the {free / 2**30:.1f} GiB free on {device}); {remedy}")
+
+
 def check_run_memory(height: int, width: int, bytes_per_pixel: float, what: str, device: str = "cpu") -> None:
     """Refuse one image that a run (image, codec, metrics: ``bytes_per_pixel`` each pixel, measured)
     could not hold in the memory free now: the kernel would kill the whole bench without a word."""
-    need = height * width * bytes_per_pixel
-    free = available_memory(device)
-    if free is not None and need > 0.8 * free:
-        raise InvalidInput(f"{what}: a {width}x{height} image needs about {need / 2**30:.1f} GiB to go through "
-                           f"(~{bytes_per_pixel:g} bytes a pixel), more than the {0.8 * free / 2**30:.1f} GiB a run "
-                           f"may take (80 % of the {free / 2**30:.1f} GiB free); free memory or use a smaller image")
+    check_free_memory(height * width * bytes_per_pixel, device,
+                      f"{what}: a {width}x{height} image (~{bytes_per_pixel:g} bytes a pixel)",
+                      "free memory or use a smaller image")

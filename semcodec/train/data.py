@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from ..errors import InvalidInput
-from ..limits import available_memory
+from ..limits import check_free_memory
 
 
 def list_images(folders: list[str]) -> list[Path]:
@@ -59,12 +59,9 @@ def check_memory(batch: int, pixels: int, bytes_per_pixel: float, device: str, w
     """Memory follows ``--batch`` x crop, not the data: estimate one step before the first one
     and refuse in one line past what the machine has (the kernel would kill the run silently).
     ``size_option``: the trainer's option that sets the pixels (``None``: a fixed input size)."""
-    need = batch * pixels * bytes_per_pixel
-    free = available_memory(device)
-    if free is not None and need > 0.8 * free:
-        raise InvalidInput(f"--batch {batch}: one training step of {what} needs about {need / 2**30:.1f} GiB "
-                           f"({batch} x {pixels:,} pixels), more than the {free / 2**30:.1f} GiB free on {device}; "
-                           f"lower --batch{f' or {size_option}' if size_option else ''}")
+    check_free_memory(batch * pixels * bytes_per_pixel, device,
+                      f"--batch {batch}: one training step of {what} ({batch} x {pixels:,} pixels)",
+                      f"lower --batch{f' or {size_option}' if size_option else ''}")
 
 
 def check_held_out(train: list[Path], held_out: list[Path]) -> bool:

@@ -7,6 +7,7 @@ cause becomes an :class:`~semcodec.errors.InvalidInput` with one clear line.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -177,9 +178,27 @@ def load_image_with_digest(path: str | Path) -> tuple["Tensor", str]:
     return pil_to_tensor(open_rgb(path, data)), hashlib.sha256(data).hexdigest()[:16]
 
 
+def fresh_output(path: str | Path) -> Path:
+    """Make ``path`` ready to be written as a new file: a symlink, a hard link's second name or a
+    FIFO in its place is removed (replaced, never written through to a file someone else owns;
+    a FIFO would block). A folder is left for the writer to refuse."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return path
+    if stat.S_ISLNK(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_nlink > 1) or not (
+            stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def save_image(x: "Tensor", path: str | Path) -> Path:
     """Write ``[3, H, W]`` to ``path`` (format from the suffix); clear error if unwritable."""
-    path = Path(path)
+    path = fresh_output(path)
     try:
         tensor_to_pil(x).save(path)
     except (OSError, ValueError, KeyError) as exc:

@@ -1171,3 +1171,49 @@ def test_a_tiny_budget_many_codecs_and_ids_with_newlines_stay_one_line_and_quiet
     code, out, err = call_cli("report", _write(tmp_path / "o.jsonl", odd), "--grid", tmp_path / "g.png",
                               "--images", "nosuch")
     assert_clean_error(code, out, err, "\\n")
+
+
+def test_figures_pages_and_kept_images_replace_links_instead_of_writing_through(kept_bench, tmp_path, tiny_folder):
+    """A hard link or symlink where an output goes is replaced (the user's file keeps its bytes);
+    a linked folder inside the --keep-images tree is not written through."""
+    results = _write(tmp_path / "r.jsonl", kept_bench)
+    mine = tmp_path / "mine.txt"
+    mine.write_text("precious")
+    os.link(mine, tmp_path / "p.png")
+    (tmp_path / "g.png").symlink_to(mine)
+    for flag, name in (("--plot", "p.png"), ("--grid", "g.png")):
+        code, _, err = call_cli("report", results, flag, tmp_path / name)
+        assert code == 0 and mine.read_text() == "precious", err
+    site = tmp_path / "site"
+    assert call_cli("report", results, "--html", site)[0] == 0
+    (site / "index.html").unlink()
+    os.link(mine, site / "index.html")
+    assert call_cli("report", results, "--html", site)[0] == 0 and mine.read_text() == "precious"
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_folder, data)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    kept = tmp_path / "kept"
+    out = tmp_path / "b.jsonl"
+    assert call_cli("bench", data, "--codecs", "uncoded-analog", "--snr", "10", "--out", out, "--keep-images", kept)[0] == 0
+    for folder in {Path(r["files"]["reconstruction"]).parent for r in _records(out)}:
+        shutil.rmtree(folder)
+        folder.symlink_to(data)  # a planted link to the dataset, deep in the tree
+    out.unlink()
+    code, _, err = call_cli("bench", data, "--codecs", "uncoded-analog", "--snr", "10", "--out", out,
+                            "--keep-images", kept)
+    assert code == 0 and {p.name: p.read_bytes() for p in data.iterdir()} == before, err
+    assert all(r["status"] == "skipped" and "leads out" in r["reason"] for r in _records(out))
+
+
+def test_train_refuses_a_seed_past_64_bits_and_says_why_one_image_is_too_few(tmp_path, tiny_folder):
+    out = tmp_path / "m.safetensors"
+    assert_clean_error(*call_cli("train", "deep-jscc", "--data", tiny_folder, "--out", out, "--seed", str(2**64)),
+                       "--seed")
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil_src = next(p for p in Path(tiny_folder).iterdir())
+    (one / shutil_src.name).write_bytes(shutil_src.read_bytes())
+    assert_clean_error(*call_cli("train", "deep-jscc", "--data", one, "--out", out, "--epochs", "1", "--crop", "32"),
+                       "at least two")

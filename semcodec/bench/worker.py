@@ -51,9 +51,12 @@ def _attempt(plan: "BenchPlan | WorkerContext", codec: "Codec", snr: float, imag
             reason = "out of memory"
         else:
             rec = dict(result.record)
-            if plan.keep_images is not None:
-                rec["files"] = keep(plan, placeholder, result.reconstruction, source)
-            return rec
+            try:
+                if plan.keep_images is not None:
+                    rec["files"] = keep(plan, placeholder, result.reconstruction, source)
+                return rec
+            except InvalidInput as exc:  # its picture cannot be kept where asked: said in a skipped record
+                reason = str(exc)
     p = placeholder
     return {**skipped_record(p["dataset"], p["image"], p["codec"], p["snr_db"], p["channel"], p["seed"],
                              p["config"], reason), "provenance": p["provenance"], "query": p.get("query")}
@@ -75,14 +78,20 @@ def kept_image_path(root: Path, rec: dict[str, Any]) -> Path:
 
 def keep(plan: "BenchPlan | WorkerContext", placeholder: dict[str, Any], recon: Any, source: Path) -> dict[str, str]:
     """Save a reconstruction (and its texts) for grids and the HTML report; returns the paths."""
-    from ..imageio import save_image
+    import os
+
+    from ..imageio import fresh_output, save_image
 
     path = kept_image_path(plan.keep_images, placeholder)
     path.parent.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(plan.keep_images)
+    if not os.path.realpath(path.parent).startswith(root + os.sep):  # a linked folder inside the tree
+        raise InvalidInput(f"--keep-images: {path.parent} leads out of {plan.keep_images} (a link); "
+                           "not written through")
     save_image(recon.image, path)
     files = {"reconstruction": str(path.resolve()), "source": str(Path(source).resolve())}
     if recon.texts:
-        texts = path.with_suffix(".texts.json")
+        texts = fresh_output(path.with_suffix(".texts.json"))
         texts.write_text(json.dumps(recon.texts, indent=1))
         files["texts"] = str(texts.resolve())
     return files

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from ..channel import build_channel
 from ..errors import InvalidInput
-from .app import app, console, err_console
+from .app import app, console, err_console, printable
 from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
@@ -140,7 +140,7 @@ def bench_cmd(
     skipped_items = [r for r in records if r.get("status") == "skipped"]
     if skipped_items:
         reasons = list(dict.fromkeys(r.get("reason", "") for r in skipped_items))
-        console.print(escape(f"skipped {len(skipped_items)} item(s), e.g. {reasons[0]}"
+        console.print(escape(f"skipped {len(skipped_items)} item(s), e.g. {printable(reasons[0])}"
                              + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else "")
                              + f"; every reason is in {out}"), highlight=False, soft_wrap=True)
     console.print(escape(f"results: {out}"), highlight=False)

@@ -176,6 +176,8 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>semcodec report</title>"
             f"<style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>"
             + "\n".join(parts) + "</body></html>\n")
-    index = folder / "index.html"
+    from ..imageio import fresh_output
+
+    index = fresh_output(folder / "index.html")
     index.write_text(page)
     return index

@@ -452,7 +452,9 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
 
 
 def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
-    path = Path(path)
+    from ..imageio import fresh_output
+
+    path = fresh_output(path)  # a link in its place is replaced, not written through
     try:
         # a paper's PDF wants TrueType fonts (Type 3 is refused by some publishers); SVG keeps its text
         with plt.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):

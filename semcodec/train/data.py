@@ -18,14 +18,21 @@ def list_images(folders: list[str]) -> list[Path]:
     return [image.path for f in folders for image in folder(f, "training data")]
 
 
+#: Peak bytes a pixel while a training image is loaded into the uint8 set, with a margin: a
+#: 20000x20000 picture went past 23 GB (over 57 B a pixel) before it was refused from its header.
+DECODE_BYTES_PER_PIXEL = 64
+
+
 def load_uint8(files: list[Path], device) -> list:
     """Images as uint8 ``[3, H, W]`` tensors on the training device (cropped there, so a GPU is
     not starved by a Python data loader)."""
     import numpy as np
     import torch
 
-    from ..imageio import open_rgb
+    from ..imageio import check_fits_in_memory, open_rgb
 
+    for f in files:  # refused from its header, before a huge picture is decoded
+        check_fits_in_memory(Path(f), DECODE_BYTES_PER_PIXEL)
     return [
         torch.from_numpy(np.asarray(open_rgb(f), dtype=np.uint8).copy()).permute(2, 0, 1).to(device)
         for f in files

@@ -114,6 +114,9 @@ def train_deep_jscc(
     else:  # hold out every 20th image: a fixed, honest validation split
         val_files = train_files[::20]
         train_files = [f for i, f in enumerate(train_files) if i % 20]
+        if not train_files:
+            raise DatasetError("one training image: every 20th is held out for validation, so give at least two "
+                               "(or a --val folder)")
     check_held_out(train_files, [])  # never kodak24; --val is the user's own monitoring split
     train_imgs = [im for im in load_uint8(train_files, device) if min(im.shape[-2:]) >= config.crop]
     val_imgs = load_uint8(val_files, device)
@@ -244,7 +247,7 @@ class DeepJsccTrainer(Trainer):
         "batch": TrainOption(int, 16, min=1),
         "crop": TrainOption(int, 128, min=8),
         "lr": TrainOption(float, 1e-3, min=1e-12, max=10.0),
-        "seed": TrainOption(int, 0),
+        "seed": TrainOption(int, 0, min=0, max=2**63 - 1),
     }
 
     def total(self, values: dict) -> int:

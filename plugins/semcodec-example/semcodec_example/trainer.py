@@ -52,7 +52,7 @@ class TinyAutoencoderTrainer(Trainer):
         "snr": TrainOption(float, 10.0, "Training SNR, Es/N0 in dB.", min=-20.0, max=40.0),
         "batch": TrainOption(int, 4, min=1),
         "crop": TrainOption(int, 32, "Crop side (a multiple of 8).", min=8),
-        "seed": TrainOption(int, 0, min=0),
+        "seed": TrainOption(int, 0, min=0, max=2**63 - 1),
     }
 
     def run(self, values: dict, run: TrainRun) -> str:

@@ -41,8 +41,20 @@ def noise_variance(snr_db):
     return 10.0 ** (-snr_db / 10.0)
 
 
+#: SNRs are resolved to this many decimals of a dB (1 µdB): finer differences are no other
+#: operating point, and a record's ``5e-324`` must not open a table column beside 0 dB.
+SNR_DECIMALS = 6
+
+
+def snr_value(snr_db: float) -> float:
+    """``snr_db`` (a finite number) as the operating point it names: rounded to
+    :data:`SNR_DECIMALS`, ``-0.0`` made ``0.0``."""
+    return round(float(snr_db), SNR_DECIMALS) + 0.0
+
+
 def check_snr(snr_db: float) -> float:
-    """Return ``snr_db`` as float or raise :class:`InvalidInput` if it is not usable."""
+    """Return ``snr_db`` as float (resolved by :func:`snr_value`) or raise :class:`InvalidInput`
+    if it is not usable."""
     try:
         value = float(snr_db)
     except OverflowError:  # an integer beyond any float (10**400)
@@ -55,7 +67,7 @@ def check_snr(snr_db: float) -> float:
     lo, hi = SNR_RANGE_DB
     if not lo <= value <= hi:
         raise InvalidInput(f"SNR {value:g} dB is outside the supported range [{lo:g}, {hi:g}] dB")
-    return value
+    return snr_value(value)
 
 
 def complex_noise(shape, n0, generator, device=None) -> "torch.Tensor":

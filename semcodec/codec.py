@@ -219,6 +219,10 @@ class Codec(ABC):
     #: measured: ~280 B for every built-in codec at 2048x2048. A bench refuses an image that
     #: would not fit in the memory free (a skipped record), instead of being killed by the kernel.
     bytes_per_pixel: ClassVar[float] = 320.0
+    #: Peak memory per pixel of :meth:`decode` alone, from a signal file (``None``: as a whole
+    #: run, :attr:`bytes_per_pixel`). A header of a few bytes may claim any picture: ``decode``
+    #: refuses one whose decode would not fit in the memory free.
+    decode_bytes_per_pixel: ClassVar[float | None] = None
     #: Schema of the codec's header (:mod:`semcodec.schema`), checked when a signal comes from a
     #: file; ``None``: only the generic checks (finite symbols, image size) apply.
     header_schema: ClassVar[Any] = None
@@ -289,10 +293,11 @@ class Codec(ABC):
 
     def validate_received(self, received: "Received") -> None:
         """Check a :class:`Received` read from a file before :meth:`decode` allocates anything:
-        the header against ``header_schema``, the image size against the pixel limit, and the
-        streams against :meth:`expected_streams`. Raises a one-line :class:`SemcodecError`."""
+        the header against ``header_schema``, the image size against the pixel limit and the
+        memory free (a few bytes of header may claim any picture), and the streams against
+        :meth:`expected_streams`. Raises a one-line :class:`SemcodecError`."""
         from .errors import SignalFileError
-        from .limits import check_pixels
+        from .limits import check_pixels, check_run_memory
 
         if self.header_schema is not None:
             received.header = self.header_schema.check(received.header, "header")
@@ -301,6 +306,7 @@ class Codec(ABC):
             if h < 1 or w < 1:
                 raise SignalFileError(f"header: image size {h}x{w} is not positive")
             check_pixels(h, w, "signal file")
+            check_run_memory(h, w, self.decode_bytes_per_pixel or self.bytes_per_pixel, "signal file")
         for name, kind in self.stream_kinds.items():
             if name in received.streams and received.streams[name].kind != kind:
                 raise SignalFileError(f"stream {name!r} is {received.streams[name].kind}; {self.name} sends it {kind}")

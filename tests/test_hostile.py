@@ -1217,3 +1217,54 @@ def test_train_refuses_a_seed_past_64_bits_and_says_why_one_image_is_too_few(tmp
     (one / shutil_src.name).write_bytes(shutil_src.read_bytes())
     assert_clean_error(*call_cli("train", "deep-jscc", "--data", one, "--out", out, "--epochs", "1", "--crop", "32"),
                        "at least two")
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("metrics.ms_ssim", 1.5, "metrics.ms_ssim outside"), ("metrics.ms_ssim", -0.2, "metrics.ms_ssim outside"),
+    ("metrics.psnr", 1e15, "metrics.psnr outside"), ("metrics.psnr", -3.0, "metrics.psnr outside"),
+    ("channel_uses", 5e-324, "not a count"), ("channel_uses", 1.5, "not a count"), ("channel_uses", -4, "not a count"),
+])
+def test_a_metric_or_count_no_run_can_produce_is_left_out_with_a_note(field, value, needle, kept_bench, tmp_path):
+    """MS-SSIM lies in [0, 1], PSNR of images in [0, 1] in [0, 200] dB, channel uses are a count:
+    a record holding anything else was edited or written by another tool, and is left out."""
+    recs = json.loads(json.dumps(kept_bench))
+    node = recs[0]
+    *parents, last = field.split(".")
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    code, out, err = call_cli("report", _write(tmp_path / "r.jsonl", recs), "--format", "json")
+    assert code == 0 and needle in err, err
+    assert len(json.loads(out)[0]["rows"][0]["cells"]) == 2  # the other records are all reported
+
+
+def test_an_snr_differing_from_another_by_less_than_a_microdecibel_is_the_same_column(kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    twins = [dict(r, snr_db=r["snr_db"] + 1e-9, codec="twin") for r in recs]  # the same points, 1 ndB off
+    for r in twins:
+        r["provenance"] = dict(r["provenance"], config_digest="other")
+    zero = [dict(r, snr_db=5e-324, codec="zero") for r in recs if r["snr_db"] == 5]
+    code, out, err = call_cli("report", _write(tmp_path / "r.jsonl", recs + twins + zero), "--format", "json")
+    assert code == 0, err
+    snrs = {float(s) for t in json.loads(out) for row in t["rows"] for s in row["cells"]}
+    assert snrs == {0.0, 5.0, 10.0}, snrs
+
+
+def test_ms_ssim_in_db_of_a_perfect_picture_is_noted_not_a_silent_dash(kept_bench, tmp_path):
+    recs = json.loads(json.dumps(kept_bench))
+    recs[0]["metrics"]["ms_ssim"] = 1.0
+    code, out, err = call_cli("report", _write(tmp_path / "r.jsonl", recs), "--metric", "ms_ssim_db")
+    assert code == 0 and "1 record(s) with ms_ssim 1 have no ms_ssim_db" in " ".join(err.split()), err
+
+
+def test_decode_refuses_a_header_claiming_a_picture_the_memory_free_cannot_hold(tmp_path, monkeypatch):
+    """A few header bytes may claim any picture; with the pixel limit raised the decode is bounded
+    by the memory free (here the machine "has" 1 KiB): one line, nothing written."""
+    import semcodec.limits as limits
+
+    sig = tmp_path / "s.npz"
+    code, _, err = call_cli("encode", "--codec", "bpg-ldpc", "--snr", "10", "--save-signal", sig, "-o", tmp_path / "a.png")
+    assert code == 0, err
+    monkeypatch.setattr(limits, "available_memory", lambda device="cpu": 1 << 10)
+    assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "b.png"), "GiB free")
+    assert not (tmp_path / "b.png").exists()

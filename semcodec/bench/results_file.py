@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import stat
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..channel import SNR_RANGE_DB
+from ..channel import SNR_RANGE_DB, snr_value
 from ..errors import InvalidInput
+from ..metrics import METRIC_BOUNDS
 from ..signal import RECORD_VERSION
 
 STATUSES = ("ok", "decode_failed", "skipped")
@@ -64,6 +66,8 @@ def _is_number(value: Any) -> bool:
             and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE)  # NaN fails both comparisons
 
 
+#: Float rounding a metric's value may carry past its bounds (a cosine of 1.0000001).
+BOUNDS_SLACK = 1e-6
 #: A name (codec, dataset, image, channel) longer than this is not one a bench writes.
 MAX_NAME_CHARS = 4096
 #: Control characters (C0, DEL, C1): no name of a codec, dataset or channel holds one.
@@ -101,6 +105,10 @@ def record_problem(rec: Any) -> str | None:
     if not isinstance(rec.get("metrics"), dict) or not all(
             v is None or _is_number(v) for v in rec["metrics"].values()):
         return f"metrics missing or not numbers (finite, at most {MAX_MAGNITUDE:g} in size)"
+    for name, value in rec["metrics"].items():
+        lo, hi = METRIC_BOUNDS.get(name, (-math.inf, math.inf))
+        if value is not None and not lo - BOUNDS_SLACK <= value <= hi + BOUNDS_SLACK:
+            return f"metrics.{name} outside the values it can take [{lo:g}, {hi:g}]"
     if (not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO
             or 0 < rec["bandwidth_ratio"] < MIN_RATIO):
         return f"bandwidth_ratio missing or not 0 or a number in [{MIN_RATIO:g}, {MAX_RATIO:g}]"
@@ -130,9 +138,12 @@ def _field_type_problem(rec: dict[str, Any]) -> str | None:
     for key in ("provenance", "files", "unavailable", "streams", "texts", "config", "transmitter"):
         if not _optional(rec, key, (dict,)):
             return f"{key} is not an object"
-    for key in ("channel_uses", "elapsed_s", "effective_design_snr_db"):
+    for key in ("elapsed_s", "effective_design_snr_db"):
         if rec.get(key) is not None and not _is_number(rec[key]):
             return f"{key} is not a number"
+    uses = rec.get("channel_uses")
+    if uses is not None and (not isinstance(uses, int) or isinstance(uses, bool) or not 0 <= uses <= MAX_MAGNITUDE):
+        return "channel_uses is not a count (an integer >= 0)"
     if rec.get("record_version") is not None and (not isinstance(rec["record_version"], int)
                                                  or isinstance(rec["record_version"], bool)):
         return "record_version is not an integer"
@@ -244,7 +255,10 @@ def read_results(path: str | Path) -> ReadResult:
 def migrate(rec: dict[str, Any]) -> dict[str, Any]:
     """A record of an older layout in today's (:data:`semcodec.signal.RECORD_VERSION`): version 1
     called the design SNR the transmitter used ``design_snr_db``, beside the requested
-    ``config.design_snr_db`` (null when matched); it is now ``effective_design_snr_db``."""
+    ``config.design_snr_db`` (null when matched); it is now ``effective_design_snr_db``. Its
+    ``snr_db`` is resolved as ``--snr`` is (:func:`semcodec.channel.snr_value`): a hand-edited
+    ``5e-324`` is the 0 dB column, not one of its own."""
+    rec["snr_db"] = snr_value(rec["snr_db"])
     if "record_version" not in rec:
         if "design_snr_db" in rec:
             rec["effective_design_snr_db"] = rec.pop("design_snr_db")

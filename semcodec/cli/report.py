@@ -77,6 +77,10 @@ def report_cmd(
     if images and not (grid_path or html_dir):
         raise InvalidInput("--images chooses the images of --grid or --html; give one of them")
     kept = add_derived(kept, metric)  # e.g. ms_ssim_db
+    if metric in DERIVED and (perfect := sum(r["metrics"].get(metric) is None and r["metrics"].get(DERIVED[metric])
+                                             is not None for r in kept if isinstance(r.get("metrics"), dict))):
+        err_console.print(f"[yellow]note:[/yellow] {perfect} record(s) with {DERIVED[metric]} 1 have no {metric} "
+                          "(infinite in dB): left out of the means (a cell of only such records shows -)", highlight=False)
     tables = aggregate(kept, metric)
     vs_tables = None
     if vs:

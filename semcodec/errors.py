@@ -7,6 +7,18 @@ and exit code 2; the library never calls ``sys.exit``.
 
 from __future__ import annotations
 
+import re
+
+#: Control characters (C0, DEL, C1). No codec, dataset or channel name holds one, and none is
+#: printed or drawn raw: a newline cuts an error line short, an escape recolours the terminal.
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line with control characters shown as escapes (``\\n``, ``\\x1b``): our
+    messages name files and ids, which may hold a newline or a terminal escape."""
+    return CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], str(text)).strip()
+
 
 class SemcodecError(Exception):
     """Base class of every error a user can cause and fix."""

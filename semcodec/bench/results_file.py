@@ -23,7 +23,6 @@ import errno
 import json
 import math
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..channel import SNR_RANGE_DB, snr_value
-from ..errors import InvalidInput
+from ..errors import CONTROL_CHARS, InvalidInput
 from ..metrics import METRIC_BOUNDS
 from ..signal import RECORD_VERSION
 
@@ -70,8 +69,6 @@ def _is_number(value: Any) -> bool:
 BOUNDS_SLACK = 1e-6
 #: A name (codec, dataset, image, channel) longer than this is not one a bench writes.
 MAX_NAME_CHARS = 4096
-#: Control characters (C0, DEL, C1): no name of a codec, dataset or channel holds one.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: k/n beyond this is no bandwidth ratio (a budget of 1,000 channel uses a pixel value).
 MAX_RATIO = 1000.0
 #: ... and below this (but above 0) none either: 1e-9 of a 64 MP picture is under one channel use.
@@ -87,7 +84,7 @@ def record_problem(rec: Any) -> str | None:
             return f"{key} missing or not a string"
         if len(rec[key]) > MAX_NAME_CHARS:
             return f"{key} longer than {MAX_NAME_CHARS} characters"
-        if key != "image" and _CONTROL.search(rec[key]):  # a terminal escape is no codec's name
+        if key != "image" and CONTROL_CHARS.search(rec[key]):  # a terminal escape is no codec's name
             return f"{key} holds control characters"
     if not _is_number(rec.get("snr_db")):
         return "snr_db missing or not a number"

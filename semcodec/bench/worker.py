@@ -22,6 +22,7 @@ def run_unit(ctx: WorkerContext, unit: WorkUnit, emit: Callable[[int, dict[str, 
     digest = None
     codec = ctx.codecs[unit.codec_key]
     try:
+        # from the header, before the file's bytes are read (the loader reads them whole, to hash them)
         check_fits_in_memory(Path(unit.image_path), codec.bytes_per_pixel)
         image, digest = load_image_with_digest(Path(unit.image_path))
         load_error = None

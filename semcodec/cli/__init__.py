@@ -19,7 +19,8 @@ from rich.markup import escape
 
 from ..errors import SemcodecError
 from . import bench, models, report, transmit  # noqa: F401 - each registers its commands
-from .app import _DEBUG, app, err_console, one_line, printable, usage_error
+from ..errors import printable
+from .app import _DEBUG, app, err_console, one_line, usage_error
 from .codec_flags import codec_flags_as_options
 from .train import register_trainers
 

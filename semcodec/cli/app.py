@@ -50,14 +50,6 @@ def one_line(text: str) -> str:
     return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
 
 
-def printable(text: str) -> str:
-    """``text`` on one line with control characters shown as escapes (``\\n``, ``\\x1b``): our
-    messages name files and ids, which may hold a newline or a terminal escape."""
-    import re
-
-    return re.sub("[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], str(text)).strip()
-
-
 def usage_error(exc: Exception) -> str:
     """One line for a click/typer usage error, naming the command whose --help explains it."""
     ctx = getattr(exc, "ctx", None)

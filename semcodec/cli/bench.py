@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from ..channel import build_channel
 from ..errors import InvalidInput
-from .app import app, console, err_console, printable
+from ..errors import printable
+from .app import app, console, err_console
 from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import inspect
 import os
-import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,14 +162,12 @@ def check_distinct(paths: dict[str, Path | None]) -> None:
             seen[key] = what
 
 
-#: Files ``report --html DIR`` writes into DIR.
-HTML_OUTPUT = re.compile(r"^(index\.html|snr\.png|(rd|grid)\d+_.*\.png)$")  # report.html.OUTPUT_NAME's pages
-
-
 def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None, results: list[Path],
                          records: list[dict]) -> None:
     """A report never writes over what it reads: the results files and every image a record
     names (kept reconstructions, sources), whatever name or link the output reaches them by."""
+    from ..report.html import OUTPUT_NAME  # the names a page writes in its folder
+
     protected: dict[tuple | str, str] = {}
     for path in results:
         protected[file_identity(path)] = str(path)
@@ -182,7 +179,7 @@ def check_report_outputs(outputs: dict[str, Path | None], html_dir: Path | None,
     targets = {what: p for what, p in outputs.items() if p is not None}
     if html_dir is not None and html_dir.is_dir():
         with contextlib.suppress(OSError):
-            targets.update({f"--html {html_dir}": f for f in html_dir.iterdir() if HTML_OUTPUT.match(f.name)})
+            targets.update({f"--html {html_dir}": f for f in html_dir.iterdir() if OUTPUT_NAME.match(f.name)})
     for what, path in targets.items():
         if os.path.exists(path) and file_identity(path) in protected:
             raise InvalidInput(f"{what} would overwrite {protected[file_identity(path)]}, which this command reads "

@@ -130,12 +130,11 @@ def _finite_weights(key: str) -> None:
     one NaN tensor still emits token ids, so its probe's output alone cannot tell."""
     import torch
 
-    from .loading import _LOADED
+    from .loading import loaded
 
-    for cache_key, obj in list(_LOADED.items()):
-        name = str(cache_key[0])
+    for entry, obj in loaded():
         # the component's own entries ("generator", "generator+ip_adapter:..." for ip_adapter)
-        if not (name == key or (key == "ip_adapter" and name.startswith("generator+ip_adapter"))):
+        if not (entry == key or (key == "ip_adapter" and entry.startswith("generator+ip_adapter"))):
             continue
         for module in _modules(obj):
             for name, t in [*module.named_parameters(), *module.named_buffers()]:

@@ -128,14 +128,14 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
                images: list[str] | None = None, sources: list[str] | None = None, vs_tables: list | None = None) -> Path:
     """Write ``folder/index.html`` (and its PNGs) for ``records``; returns the page's path. With
     ``vs_tables`` (``report --vs``) the comparison tables follow the tables of means."""
+    from ..imageio import fresh_output
+
     folder = Path(folder)
     check_html_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for entry in folder.iterdir():  # a link put where a page or figure goes is replaced, not written through
-            if entry.is_symlink() and OUTPUT_NAME.match(entry.name):
-                entry.unlink()
-        (folder / MARKER).write_text("written by semcodec report --html; a later report may write here\n")
+        # every file goes through fresh_output: a link put where one goes is replaced, not written through
+        fresh_output(folder / MARKER).write_text("written by semcodec report --html; a later report may write here\n")
     except OSError as exc:
         raise InvalidInput(f"cannot write {folder}: {exc.strerror or exc}") from None
     tables = aggregate(records, metric)
@@ -176,8 +176,6 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>semcodec report</title>"
             f"<style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>"
             + "\n".join(parts) + "</body></html>\n")
-    from ..imageio import fresh_output
-
     index = fresh_output(folder / "index.html")
     index.write_text(page)
     return index

@@ -15,13 +15,12 @@ import csv
 import io
 import json
 import math
-import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import InvalidInput
+from ..errors import CONTROL_CHARS, InvalidInput
 
 #: Two-sided 95 % Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -34,7 +33,6 @@ NAMES = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "clip_cos": "CL
 
 
 #: Characters no font draws (C0, DEL, C1): an image id may hold them (ids are file names).
-_UNDRAWABLE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 #: A legend lists at most this many curves (400 codecs would cover the axes); it says how many.
@@ -59,7 +57,7 @@ def _tight(fig) -> None:
 def drawn(name: str, most: int = 60) -> str:
     """``name`` as a figure shows it: control characters as "?", and at most ``most`` characters
     (a 4,000-character codec name would push the axes off the page)."""
-    name = _UNDRAWABLE.sub("?", str(name))
+    name = CONTROL_CHARS.sub("?", str(name))
     return name if len(name) <= most else name[: most - 1] + "…"
 
 

@@ -136,15 +136,16 @@ def _blur(stack: "Tensor") -> "Tensor":
     return out
 
 
-def _source_stats(x: "Tensor", levels: int) -> list[tuple["Tensor", "Tensor", "Tensor"]]:
-    """Per scale: (x, blurred x, blurred x²)."""
+def _source_stats(x: "Tensor", levels: int) -> list[tuple["Tensor", "Tensor", "Tensor", "Tensor"]]:
+    """Per scale: (x, blurred x, its square, the local variance of x)."""
     import torch
     from torch.nn import functional as F
 
     out = []
     for level in range(levels):
         mu1, xx = _blur(torch.cat([x, x * x], dim=1)).split(x.shape[1], dim=1)
-        out.append((x, mu1, xx))
+        mu1_sq = mu1.pow(2)
+        out.append((x, mu1, mu1_sq, xx - mu1_sq))
         if level < levels - 1:
             x = F.avg_pool2d(x, kernel_size=2, padding=[s % 2 for s in x.shape[2:]])
     return out
@@ -153,10 +154,10 @@ def _source_stats(x: "Tensor", levels: int) -> list[tuple["Tensor", "Tensor", "T
 def ms_ssim(x: "Tensor", y: "Tensor", data_range: float = 1.0, source_key: str | None = None) -> "Tensor":
     """MS-SSIM of ``[N, C, H, W]`` images, the value of ``pytorch_msssim.ms_ssim`` (11-tap
     Gaussian, sigma 1.5, K = (0.01, 0.03)) at a fraction of its cost: the Gaussian blurs of a
-    scale run together, as shifted multiply-adds (:func:`_blur`), the first four scales skip the
-    luminance map they do not use, and with ``source_key`` (a digest of ``x``) the blurs of the
-    source are reused from the last call on it. ``tests/test_metrics.py`` holds it to
-    pytorch-msssim within 1e-6."""
+    scale run together, as shifted multiply-adds (:func:`_blur`), the maps are formed in place
+    (the same operations in the same order), the first four scales skip the luminance map they
+    do not use, and with ``source_key`` (a digest of ``x``) the source's side is reused from the
+    last call on it. ``tests/test_metrics.py`` holds it to pytorch-msssim within 1e-6."""
     import torch
     from torch.nn import functional as F
 
@@ -175,10 +176,15 @@ def ms_ssim(x: "Tensor", y: "Tensor", data_range: float = 1.0, source_key: str |
             while len(_SOURCE_STATS) > SOURCE_STATS_KEPT:
                 _SOURCE_STATS.popitem(last=False)
     factors = []
-    for level, (xs, mu1, xx) in enumerate(stats):
-        mu2, yy, xy = _blur(torch.cat([y, y * y, xs * y], dim=1)).split(c, dim=1)
-        mu1_sq, mu2_sq, mu1_mu2 = mu1.pow(2), mu2.pow(2), mu1 * mu2
-        cs_map = (2 * (xy - mu1_mu2) + c2) / ((xx - mu1_sq) + (yy - mu2_sq) + c2)
+    for level, (xs, mu1, mu1_sq, sigma1_sq) in enumerate(stats):
+        stack = y.new_empty((y.shape[0], 3 * c, *y.shape[2:]))
+        stack[:, :c] = y
+        torch.mul(y, y, out=stack[:, c:2 * c])
+        torch.mul(xs, y, out=stack[:, 2 * c:])
+        mu2, yy, xy = _blur(stack).split(c, dim=1)
+        mu2_sq, mu1_mu2 = mu2.pow(2), mu1 * mu2
+        # cs = (2 (xy - mu1 mu2) + c2) / ((xx - mu1²) + (yy - mu2²) + c2), written over the blurs
+        cs_map = xy.sub_(mu1_mu2).mul_(2).add_(c2).div_(torch.add(sigma1_sq, yy.sub_(mu2_sq)).add_(c2))
         if level < levels - 1:
             factors.append(torch.relu(torch.flatten(cs_map, 2).mean(-1)))
             y = F.avg_pool2d(y, kernel_size=2, padding=[s % 2 for s in y.shape[2:]])

@@ -153,8 +153,9 @@ class HevcEncoder:
         """The highest quality whose file is at most ``max_bytes`` (``None`` if even 0 is too big).
 
         Search: keep the bracket [fits, too big] from every size already known for this image,
-        and probe the quality that log-linear interpolation of the file size predicts (plain
-        bisection when it cannot interpolate); usually 2–3 encodes per new budget.
+        and probe the quality that log-linear interpolation of the file size predicts, rounded to
+        the nearest (truncating it made 4 % more encodes over a kodak24 sweep's 16 budgets an
+        image); usually 2 encodes per new budget, the least an exact answer needs (q and q + 1).
         """
         import math
 
@@ -169,10 +170,10 @@ class HevcEncoder:
         while hi - lo > 1:
             if lo in sizes and hi in sizes:
                 t = (math.log(max_bytes) - math.log(sizes[lo])) / (math.log(sizes[hi]) - math.log(sizes[lo]))
-                q = lo + int(t * (hi - lo))
+                q = lo + round(t * (hi - lo))
             elif lo in sizes or hi in sizes:  # one side known: extrapolate with a typical slope
                 q0 = lo if lo in sizes else hi
-                q = int(q0 + (math.log(max_bytes) - math.log(sizes[q0])) / LOG_SIZE_PER_QUALITY)
+                q = round(q0 + (math.log(max_bytes) - math.log(sizes[q0])) / LOG_SIZE_PER_QUALITY)
             else:
                 q = 40
             q = min(max(q, lo + 1), hi - 1)

@@ -438,6 +438,19 @@ def check_metrics(metrics: list[str] | None) -> None:
             raise InvalidInput(f"unknown metric {m!r} (known: {', '.join(known)})")
 
 
-#: Each standard metric's :attr:`Metric.bounds`, for readers of records that load no metric class.
-METRIC_BOUNDS: dict[str, tuple[float, float]] = {
-    cls.name: cls.bounds for cls in (PSNR, MSSSIM, LPIPS, BLEU, ChrF, AnswerMatch, ClipCos) if cls.bounds}
+@lru_cache(maxsize=None)
+def metric_bounds() -> dict[str, tuple[float, float]]:
+    """Each registered metric's :attr:`Metric.bounds` (a plugin's too), by the name its values
+    are recorded under: a reader of records refuses a value the metric cannot take. A metric
+    that fails to load bounds nothing here; it says why when it is used."""
+    from .registry import METRICS, names
+
+    bounds = {}
+    for name in names(METRICS):
+        try:
+            cls = load_metric(name)
+        except Exception:  # noqa: BLE001 - a broken plugin must not stop records being read
+            continue
+        if cls.bounds:
+            bounds[cls.name] = cls.bounds
+    return bounds

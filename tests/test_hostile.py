@@ -490,12 +490,40 @@ def test_a_second_training_run_never_replaces_the_first_model(trainer, length, t
     assert code == 0 and out.exists(), err
 
 
-@pytest.mark.parametrize("trainer, length", [("deep-jscc", "--epochs"), ("adjscc", "--steps")])
-def test_a_batch_past_the_machines_memory_is_refused_before_the_first_step(trainer, length, tmp_path, tiny_folder):
-    out = tmp_path / "m.safetensors"
-    assert_clean_error(*call_cli("train", trainer, "--data", tiny_folder, "--out", out, length, "1",
-                                 "--batch", "100000"), "lower --batch")
-    assert not out.exists()
+def _batch_trainers() -> list[str]:
+    from semcodec.registry import names
+    from semcodec.train import TRAINERS, load_trainer
+
+    return [n for n in names(TRAINERS) if {"batch", "crop"} <= set(load_trainer(n).options)]
+
+
+@pytest.mark.parametrize("trainer", _batch_trainers())
+def test_a_batch_past_the_machines_memory_is_refused_before_the_first_step(trainer, tmp_path, tiny_folder):
+    """Every registered trainer with --batch and --crop (a plugin's too) is checked by the
+    framework, before its data is loaded: memory follows batch x crop, not the data."""
+    from semcodec.train import REQUIRED, load_trainer
+
+    cls = load_trainer(trainer)
+    assert "tiny-ae" in _batch_trainers() and "deep-jscc" in _batch_trainers()
+    args = ["train", trainer, "--out", tmp_path / "m.safetensors", "--batch", "100000"]
+    for key, option in cls.options.items():
+        if option.default is REQUIRED:  # the folders a trainer reads: the tiny set
+            args += [(option.flags or (f"--{key.replace('_', '-')}",))[0], tiny_folder]
+    assert_clean_error(*call_cli(*args), "lower --batch")
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_output_file_named_with_a_trailing_slash_is_refused(tmp_path, tiny_folder):
+    """``--out M.safetensors/`` names a folder: it must not become a file of that name."""
+    for args in (("train", "tiny-ae", "--data", tiny_folder, "--steps", "1", "--out", f"{tmp_path}/m.safetensors/"),
+                 ("encode", "--codec", "deep-jscc", "--snr", "6", "-o", f"{tmp_path}/r.png/"),
+                 ("encode", "--codec", "deep-jscc", "--snr", "6", "--save-signal", f"{tmp_path}/s.npz/"),
+                 ("bench", "--codecs", "deep-jscc", "--snr", "6", "--data", tiny_folder, "--out", f"{tmp_path}/r.jsonl/"),
+                 ("bench", "--codecs", "deep-jscc", "--snr", "6", "--data", tiny_folder, "--plot", f"{tmp_path}/p.png/"),
+                 ("report", tiny_folder / "none.jsonl", "--grid", f"{tmp_path}/g.png/"),
+                 ("decode", tiny_folder / "none.npz", "-o", f"{tmp_path}/r.png/")):
+        assert_clean_error(*call_cli(*args), "is a folder")
+    assert not any(tmp_path.iterdir())
 
 
 def test_an_image_replaced_during_a_bench_is_recorded_under_the_hash_of_the_bytes_decoded(tmp_path, kodak_dir):

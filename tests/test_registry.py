@@ -65,3 +65,30 @@ def test_codecs_command_shows_a_broken_plugin_without_failing(fake_entry_points,
     transmit.codecs_cmd()
     out = capsys.readouterr().out
     assert "broken" in out and "deep-jscc" in out
+
+
+def _unit_gain_metric():
+    """A plugin metric whose values lie in [0, 1] (loaded through its entry point below)."""
+    from semcodec.metrics import Metric
+
+    return type("UnitGain", (Metric,), {"name": "unit_gain", "bounds": (0.0, 1.0)})
+
+
+def test_a_plugin_metrics_bounds_are_checked_when_records_are_read(fake_entry_points):
+    from semcodec.bench.results_file import record_problem
+    from semcodec.metrics import metric_bounds
+
+    global UNIT_GAIN
+    UNIT_GAIN = _unit_gain_metric()
+    fake_entry_points(EntryPoint("unit_gain", "test_registry:UNIT_GAIN", "semcodec.metrics")._for(_Dist("gain-plugin")),
+                      EntryPoint("broken", "semcodec_no_such_module:X", "semcodec.metrics")._for(_Dist("bad-plugin")))
+    metric_bounds.cache_clear()
+    try:
+        assert metric_bounds() == {"unit_gain": (0.0, 1.0)}  # the broken plugin bounds nothing, stops nothing
+        rec = {"dataset": "d", "image": "i", "codec": "c", "snr_db": 0.0, "seed": 0, "status": "ok",
+               "channel": "awgn", "metrics": {"unit_gain": 7.0}, "bandwidth_ratio": 0.1}
+        assert "metrics.unit_gain outside" in record_problem(rec)
+        rec["metrics"]["unit_gain"] = 0.5
+        assert "unit_gain" not in (record_problem(rec) or "")
+    finally:
+        metric_bounds.cache_clear()

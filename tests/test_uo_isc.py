@@ -229,6 +229,15 @@ def test_training_resumes_where_it_stopped_and_refuses_another_configuration(kit
     assert card["steps_done"] == 6 and [h["step"] for h in card["history"]] == [2, 4, 6]
 
 
+def test_a_batch_past_the_machines_memory_is_refused_once_the_towers_tell_the_size(kit, tmp_path):
+    """UO-ISC trains at the CLIPSeg tower's fixed size, known only once it is loaded: the trainer
+    checks then, before the first step (the framework's batch x crop check cannot)."""
+    out = tmp_path / "big.safetensors"
+    assert_clean_error(*call_cli("train", "uo-isc", "--out", out, "--images", kit["images"], "--queries", kit["queries"],
+                                 "--batch", "100000000", "--layers", "1,2,3,4", "--width", "8"), "lower --batch")
+    assert not any(tmp_path.iterdir())
+
+
 def test_question_files_vqav2_and_the_unseen_objects_split(tmp_path):
     from semcodec.errors import InvalidInput
     from semcodec.queries import read_queries, read_vqav2, unseen_objects_split

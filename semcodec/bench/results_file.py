@@ -31,7 +31,7 @@ from typing import Any
 
 from ..channel import SNR_RANGE_DB, snr_value
 from ..errors import CONTROL_CHARS, InvalidInput
-from ..metrics import METRIC_BOUNDS
+from ..metrics import metric_bounds
 from ..signal import RECORD_VERSION
 
 STATUSES = ("ok", "decode_failed", "skipped")
@@ -103,7 +103,7 @@ def record_problem(rec: Any) -> str | None:
             v is None or _is_number(v) for v in rec["metrics"].values()):
         return f"metrics missing or not numbers (finite, at most {MAX_MAGNITUDE:g} in size)"
     for name, value in rec["metrics"].items():
-        lo, hi = METRIC_BOUNDS.get(name, (-math.inf, math.inf))
+        lo, hi = metric_bounds().get(name, (-math.inf, math.inf))
         if value is not None and not lo - BOUNDS_SLACK <= value <= hi + BOUNDS_SLACK:
             return f"metrics.{name} outside the values it can take [{lo:g}, {hi:g}]"
     if (not _is_number(rec.get("bandwidth_ratio")) or not 0 <= rec["bandwidth_ratio"] <= MAX_RATIO

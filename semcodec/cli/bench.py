@@ -14,7 +14,7 @@ from ..channel import build_channel
 from ..errors import InvalidInput
 from ..errors import printable
 from .app import app, console, err_console
-from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, parse_options, parse_snr_list, with_transmission_options
+from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, file_path, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
 
@@ -29,8 +29,8 @@ def bench_cmd(
     metric: Annotated[str, typer.Option("--metric", help="Metric shown in the table.")] = "psnr",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
-    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Also write the metric-vs-SNR figure.")] = None,
+    out: Annotated[Path, typer.Option("--out", parser=file_path, help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", parser=file_path, help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
     keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster: pip install 'semcodec\\[ray]').")] = "local",

@@ -114,6 +114,15 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def file_path(value: str | Path) -> Path:
+    """An output file's name as typed (the ``parser`` of every output-file option): a name that
+    ends in a separator names a folder, and ``Path`` would silently make a file of it."""
+    text = os.fspath(value)
+    if isinstance(value, str) and text.endswith(("/", os.sep)):
+        raise InvalidInput(f"{text}: a name ending in {text[-1]!r} is a folder; give the output file's name")
+    return Path(text)
+
+
 def check_writable(path: Path | None) -> None:
     """Fail before the (possibly long) work when an output could not be written afterwards."""
     if path is None:

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..errors import InvalidInput
 from .app import one_line, app, err_console
-from .common import PLOT_SUFFIXES, check_distinct, check_output, check_report_outputs
+from .common import PLOT_SUFFIXES, check_distinct, check_output, check_report_outputs, file_path
 from .render import render_tables, render_vs, split_list
 
 
@@ -19,15 +19,15 @@ from .render import render_tables, render_vs, split_list
 def report_cmd(
     results: Annotated[list[Path], typer.Argument(help="Results JSONL files written by `semcodec bench`.")],
     metric: Annotated[str, typer.Option("--metric", help="Metric to tabulate.")] = "psnr",
-    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write the metric-vs-SNR figure.")] = None,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", parser=file_path, help="Write the metric-vs-SNR figure.")] = None,
     codec: Annotated[Optional[str], typer.Option("--codec", help="Only these codecs (comma-separated).")] = None,
     channel: Annotated[Optional[str], typer.Option("--channel", help="Only these channels.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only these datasets.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, markdown, json, latex (booktabs) or pgfplots (CSV).")] = "table",
     allow_test_models: Annotated[bool, typer.Option("--allow-test-models", help="Include records made with the test kit's tiny random models.")] = False,
-    grid_path: Annotated[Optional[Path], typer.Option("--grid", help="Write a grid of kept reconstructions (rows: codecs, columns: SNRs).")] = None,
+    grid_path: Annotated[Optional[Path], typer.Option("--grid", parser=file_path, help="Write a grid of kept reconstructions (rows: codecs, columns: SNRs).")] = None,
     images: Annotated[Optional[str], typer.Option("--images", help="Images shown in --grid/--html (comma-separated ids; default: the first two).")] = None,
-    rd_path: Annotated[Optional[Path], typer.Option("--rd", help="Write the rate-distortion plot (metric vs k/n) at --rd-snr.")] = None,
+    rd_path: Annotated[Optional[Path], typer.Option("--rd", parser=file_path, help="Write the rate-distortion plot (metric vs k/n) at --rd-snr.")] = None,
     rd_snr: Annotated[float, typer.Option("--rd-snr", help="SNR (dB) of the rate-distortion plot.")] = 10.0,
     html_dir: Annotated[Optional[Path], typer.Option("--html", help="Write a static HTML report into this folder.")] = None,
     vs: Annotated[Optional[str], typer.Option("--vs", help="Compare every other configuration with this codec or configuration label: BD-PSNR, BD-SNR, bandwidth saving (paired bootstrap intervals) and paired per-SNR differences.")] = None,

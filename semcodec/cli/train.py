@@ -18,20 +18,21 @@ from rich.markup import escape
 
 from ..errors import SemcodecError
 from .app import console, err_console, train_app
-from .common import check_device, check_output
+from .common import check_device, check_output, file_path
 
 #: The options every trainer has, added after its own.
 COMMON = {
-    "out": (Path, ..., ("--out",), "Checkpoint to write (.safetensors; a .json card and a .state.pt beside it)."),
-    "device": (str, "cpu", ("--device",), "cpu, cuda, ..."),
-    "resume": (bool, False, ("--resume",), "Continue from the .state.pt beside --out."),
-    "force": (bool, False, ("--force",), "Replace an existing --out checkpoint (and its card and state)."),
+    "out": (Path, ..., ("--out",), "Checkpoint to write (.safetensors; a .json card and a .state.pt beside it).", file_path),
+    "device": (str, "cpu", ("--device",), "cpu, cuda, ...", None),
+    "resume": (bool, False, ("--resume",), "Continue from the .state.pt beside --out.", None),
+    "force": (bool, False, ("--force",), "Replace an existing --out checkpoint (and its card and state).", None),
 }
 
 
 def _parameter(name: str, kind: Any, default: Any, flags: tuple[str, ...], help_text: str,
-               lo: float | None = None, hi: float | None = None) -> inspect.Parameter:
-    option = typer.Option(*(flags or (f"--{name.replace('_', '-')}",)), help=help_text or None, min=lo, max=hi)
+               lo: float | None = None, hi: float | None = None, parser: Any = None) -> inspect.Parameter:
+    option = typer.Option(*(flags or (f"--{name.replace('_', '-')}",)), help=help_text or None, min=lo, max=hi,
+                          parser=parser)
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[kind, option])
 
@@ -40,7 +41,8 @@ def _command(name: str, trainer_cls: type) -> Any:
     """A Typer command whose signature is the trainer's options (so ``--help`` lists them)."""
     own = {key: _parameter(key, o.type, o.default, o.flags, o.help, o.min, o.max)
            for key, o in trainer_cls.options.items()}
-    common = {key: _parameter(key, kind, default, flags, text) for key, (kind, default, flags, text) in COMMON.items()}
+    common = {key: _parameter(key, kind, default, flags, text, parser=parser)
+              for key, (kind, default, flags, text, parser) in COMMON.items()}
     params = [p for p in own.values() if p.default is ...] + [p for p in own.values() if p.default is not ...]
     params += [p for key, p in common.items() if key not in own]
 
@@ -66,6 +68,7 @@ def run_trainer(trainer_cls: type, values: dict[str, Any]) -> None:
                    command="semcodec " + " ".join(sys.argv[1:]))
     trainer.check(run)
     check_device(run.device)
+    trainer.check_memory(values, run)
     total = trainer.total(values)
     terminal = err_console.is_terminal
     bar = Progress(TextColumn(f"[bold]{escape(trainer.name)}"), BarColumn(), MofNCompleteColumn(),

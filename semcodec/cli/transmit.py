@@ -12,7 +12,7 @@ from ..channel import build_channel
 from ..codec import build_codec
 from ..errors import InvalidInput, SemcodecError
 from .app import app, console
-from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, TransmissionOptions, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, parse_options, with_transmission_options
+from .common import DeviceOpt, IMAGE_SUFFIXES, MaxPixelsOpt, ModelOpt, SnrOpt, TransmissionOptions, apply_limits, apply_model_overrides, check_device, check_distinct, check_output, file_path, parse_options, with_transmission_options
 
 
 @app.command("codecs")
@@ -84,8 +84,8 @@ def encode_cmd(
     image: Annotated[Optional[Path], typer.Argument(help="Image file (default: the built-in sample).")] = None,
     snr: SnrOpt = "10",
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`; default: the project's default codec).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the reconstruction here.")] = None,
-    save_signal: Annotated[Optional[Path], typer.Option("--save-signal", help="Write the received signal (npz) for `semcodec decode`.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", parser=file_path, help="Write the reconstruction here.")] = None,
+    save_signal: Annotated[Optional[Path], typer.Option("--save-signal", parser=file_path, help="Write the received signal (npz) for `semcodec decode`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the record).")] = False,
     max_pixels: MaxPixelsOpt = None,
     query: Annotated[Optional[str], typer.Option("--query", help="The user's question about the image: a query-driven codec (uo-isc) is told it; for any codec, answer_match compares a VQA model's answers on the original and the reconstruction.")] = None,
@@ -145,7 +145,7 @@ def encode_cmd(
 @app.command("decode")
 def decode_cmd(
     signal: Annotated[Path, typer.Argument(help="A signal file written by `encode --save-signal`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Write the reconstruction here.")],
+    output: Annotated[Path, typer.Option("--output", "-o", parser=file_path, help="Write the reconstruction here.")],
     device: DeviceOpt = None,
     model: ModelOpt = None,
     opt: Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Receiver option KEY=VALUE, e.g. checkpoint=PATH for a checkpoint of your own (a signal file never names a file to load).")] = None,

@@ -28,7 +28,7 @@ from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Int, Obj, Str
 from ..signal import Reconstruction, Signal
-from ..source_coding.hevc import CHROMA, PRESETS
+from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -95,9 +95,7 @@ class BpgCapacityCodec(Codec):
         "chroma": Option("420", "HEVC chroma subsampling", choices=CHROMA),
         "preset": Option("fast", "x265 speed preset", choices=PRESETS),
     }
-    #: decode of a header claiming a large picture: as bpg-ldpc's (measured there: ~7.5 B a pixel
-    #: grown at 8000x8000, its grey picture written by Pillow)
-    decode_bytes_per_pixel = 8.0
+    decode_bytes_per_pixel = DECODE_BYTES_PER_PIXEL
     stream_kinds = {"image": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "payload_bytes": Int(0, 2**24 - 1),
                          "capacity_bits": Str(32, pattern=r"[0-9.e+-]+"), "payload": Str(1 << 20)})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..codec import Codec, Option
 from ..schema import SIDE, Int, Obj, Str
 from ..signal import Reconstruction, Signal
-from ..source_coding.hevc import CHROMA, PRESETS
+from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -55,9 +55,7 @@ class BpgLdpcCodec(Codec):
                        choices=("nr", "regular")),
     }
 
-    #: decode of a header claiming a large picture: ~7.5 B a pixel grown at 8000x8000 and ~5.7 at
-    #: 20000x20000 (its grey picture written by Pillow), measured with VmHWM
-    decode_bytes_per_pixel = 8.0
+    decode_bytes_per_pixel = DECODE_BYTES_PER_PIXEL
     stream_kinds = {"image": "digital"}
     header_schema = Obj({"height": SIDE, "width": SIDE, "mcs": Str(16, pattern=r"[a-z0-9]+-[0-9]/[0-9]"),
                          "mcs_index": Int(0, 31), "payload_bytes": Int(0, 2**24 - 1)})

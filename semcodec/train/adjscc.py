@@ -174,6 +174,11 @@ def save_adaptive(path: Path, model, card: dict, state: dict | None = None) -> N
     save_checkpoint(path, model, card, {"architecture": json.dumps(card["architecture"])}, state)
 
 
+def step_bytes_per_pixel(width: int) -> float:
+    """Measured peak of one step a pixel at ``width`` (it grows with the feature channels)."""
+    return BYTES_PER_PIXEL["adjscc"] * max(1.0, width / 64)
+
+
 def train_adaptive(
     config: AdaptiveTrainConfig,
     out: Path,
@@ -198,8 +203,7 @@ def train_adaptive(
     if config.crop % 4 or config.crop < 16:
         raise InvalidInput("--crop must be a multiple of 4 and at least 16")
     check_resume(out, resume, force)
-    check_memory(config.batch, config.crop**2, BYTES_PER_PIXEL["adjscc"] * max(1.0, config.width / 64),
-                 config.device, "adjscc")
+    check_memory(config.batch, config.crop**2, step_bytes_per_pixel(config.width), config.device, "adjscc")
     try:
         cs = [latent_channels(r, config.c_max) for r in config.ratios]
     except ValueError as exc:
@@ -395,6 +399,9 @@ class AdjsccTrainer(Trainer):
         "csi": TrainOption(bool, False, "The decoder takes each symbol's post-equalisation noise variance (fading-aware model)."),
         "init": TrainOption(Optional[Path], None, "Start from this checkpoint's weights (fine-tuning)."),
     }
+
+    def step_memory(self, values: dict) -> tuple[int, int, float]:
+        return values["batch"], values["crop"] ** 2, step_bytes_per_pixel(values["width"])
 
     def run(self, values: dict, run: TrainRun) -> str:
         from ..channel import check_snr, load_channel

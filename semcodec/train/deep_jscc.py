@@ -237,6 +237,7 @@ class DeepJsccTrainer(Trainer):
     """Train the deep JSCC autoencoder through the project's own channel."""
 
     name = "deep-jscc"
+    bytes_per_pixel = BYTES_PER_PIXEL["deep-jscc"]
     options = {
         "data": TrainOption(list[Path], help="Folder of training images (repeatable)."),
         "val": TrainOption(Optional[list[Path]], None, "Validation folder; default: every 20th training image held out."),

@@ -3,7 +3,8 @@
 A two-layer convolutional autoencoder learns to send 8x8 patches' worth of pixels through the
 project's AWGN channel at one SNR (k/n = 1/8 here: 3 x 64 pixel values in, 12 complex symbols
 out). What a trainer gets from semcodec: typed options (``options``, shown by ``--help``), the
-checks before the run (``--out``, ``--resume``/``--force``, ``--device``), one progress display
+checks before the run (``--out``, ``--resume``/``--force``, ``--device``, and that one step's
+memory, ``bytes_per_pixel`` x batch x crop², fits the machine), one progress display
 (report through ``run.progress``), and the framework's data helpers and checkpoint writer
 (weights, card and training state written atomically; ``--resume`` continues exactly).
 """

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .equalization import mmse_equalize
 from .errors import InvalidInput
+from .numbers import decimal, integer
 
 if TYPE_CHECKING:
     import torch
@@ -56,7 +57,7 @@ def check_snr(snr_db: float) -> float:
     """Return ``snr_db`` as float (resolved by :func:`snr_value`) or raise :class:`InvalidInput`
     if it is not usable."""
     try:
-        value = float(snr_db)
+        value = decimal(snr_db) if isinstance(snr_db, str) else float(snr_db)
     except OverflowError:  # an integer beyond any float (10**400)
         raise InvalidInput(f"SNR {str(snr_db)[:12]}... dB is outside the supported range "
                            f"[{SNR_RANGE_DB[0]:g}, {SNR_RANGE_DB[1]:g}] dB") from None
@@ -364,7 +365,7 @@ def parse_channel_spec(spec: str):
             kwargs[key] = value.strip()
             continue
         try:
-            v = kind(value.strip()) if kind is not int else int(value.strip(), 10)
+            v = decimal(value) if kind is not int else integer(value)
         except ValueError:
             raise InvalidInput(f"channel {name}: {key} must be {'an integer' if kind is int else 'a number'}, "
                                f"got {value.strip()!r}") from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import InvalidInput
+from .numbers import decimal, integer
 from .signal import RECORD_VERSION, Reconstruction, Record, Signal, budget_uses, parse_ratio, pilots_reserved
 
 if TYPE_CHECKING:
@@ -104,15 +105,15 @@ class Option:
                         raise bad
                     out = int(value)
                 else:
-                    out = int(str(value).strip()) if not isinstance(value, int) else value
+                    out = integer(str(value)) if not isinstance(value, int) else value
             elif kind is float:
                 if isinstance(value, bool):
                     raise bad
                 if isinstance(value, str) and "/" in value:
                     num, den = value.split("/", 1)
-                    out = float(num) / float(den)
+                    out = decimal(num) / decimal(den)
                 else:
-                    out = float(value)
+                    out = decimal(value) if isinstance(value, str) else float(value)
                 if not math.isfinite(out):
                     raise bad
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from .errors import InvalidInput
+from .numbers import decimal
 
 DEFAULT_MAX_PIXELS = 64_000_000
 _state: dict[str, int] = {}
@@ -23,7 +24,7 @@ def max_pixels() -> int:
     env = os.environ.get("SEMCODEC_MAX_PIXELS")
     if env:
         try:
-            value = int(float(env))
+            value = int(decimal(env))
         except (ValueError, OverflowError):
             raise InvalidInput(f"SEMCODEC_MAX_PIXELS must be a number of pixels, got {env!r}") from None
         if value < 1:

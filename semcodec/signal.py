@@ -215,13 +215,14 @@ class Record(TypedDict, total=False):
 def parse_ratio(text: str) -> float:
     """'1/12' or '0.0833' -> float in (0, 10]; anything else is a one-line error."""
     from .errors import InvalidInput
+    from .numbers import decimal
 
     try:
         if "/" in text:
             num, den = text.split("/", 1)
-            value = float(num) / float(den)
+            value = decimal(num) / decimal(den)
         else:
-            value = float(text)
+            value = decimal(text)
     except (ValueError, ZeroDivisionError):
         raise InvalidInput(f"bandwidth must look like 1/12 or 0.083, got {text!r}") from None
     if not 0 < value <= 10 or value != value:

@@ -1296,3 +1296,43 @@ def test_decode_refuses_a_header_claiming_a_picture_the_memory_free_cannot_hold(
     monkeypatch.setattr(limits, "available_memory", lambda device="cpu": 1 << 10)
     assert_clean_error(*call_cli("decode", sig, "-o", tmp_path / "b.png"), "GiB free")
     assert not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("encode", "--codec", "deep-jscc", "--snr", "6_0"),
+    ("encode", "--codec", "deep-jscc", "--snr", "\u0666"),  # an Arabic-Indic six
+    ("encode", "--codec", "deep-jscc", "--snr", "6", "--design-snr", "1_0"),
+    ("encode", "--codec", "deep-jscc", "--snr", "6", "--seed", "1_0"),
+    ("encode", "--codec", "deep-jscc", "--snr", "6", "--channel", "rician:K=3_0"),
+    ("encode", "--codec", "deep-jscc", "--snr", "6", "--bandwidth", "1/1_2"),
+    ("encode", "--codec", "bpg-ldpc", "--snr", "6", "--opt", "margin_db=1_0"),
+    ("bench", "kodak24", "--codecs", "deep-jscc", "--snr", "0,6_0", "--out", "r.jsonl"),
+    ("bench", "kodak24", "--codecs", "deep-jscc", "--snr", "0", "--limit", "1_0", "--out", "r.jsonl"),
+    ("report", "x.jsonl", "--rd-snr", "1_0"),
+    ("train", "deep-jscc", "--data", ".", "--out", "m.safetensors", "--snr", "6_0"),
+    ("train", "adjscc", "--data", ".", "--out", "m.safetensors", "--batch", "1_6"),
+    ("train", "adjscc", "--data", ".", "--out", "m.safetensors", "--channel-weights", "1,2_0,1"),
+])
+def test_a_number_is_plain_decimal_so_a_typo_never_runs_as_another_value(args, tmp_path):
+    """``6_0`` is 60 to Python (digit grouping) and ``٦`` is 6: a typo for 6 or 6.0 must not run a
+    sweep at 60 dB. Every number a user types follows one rule, and the rest is one line, exit 2."""
+    code, out, err = call_cli(*args, cwd=tmp_path)
+    assert_clean_error(code, out, err)
+    assert not (tmp_path / "r.jsonl").exists() and not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_pixel_limit_from_the_environment_follows_the_number_rule(monkeypatch):
+    monkeypatch.setenv("SEMCODEC_MAX_PIXELS", "1_000")
+    assert_clean_error(*call_cli("encode", "--codec", "deep-jscc"), "SEMCODEC_MAX_PIXELS")
+
+
+def test_plain_spellings_of_a_number_are_still_read():
+    from semcodec.numbers import decimal, integer
+
+    assert [decimal(t) for t in ("6", " +6 ", "6.", ".5", "-6e0", "1E1")] == [6.0, 6.0, 6.0, 0.5, -6.0, 10.0]
+    assert integer(" -7 ") == -7
+    for bad in ("6_0", "0x6", "6,", "", "1e", "\u0666", "\uff16", "6 dB"):
+        with pytest.raises(ValueError):
+            decimal(bad)
+    with pytest.raises(ValueError):
+        integer("1.0")

@@ -14,7 +14,7 @@ from ..channel import build_channel
 from ..errors import InvalidInput
 from ..errors import printable
 from .app import app, console, err_console
-from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, file_path, parse_options, parse_snr_list, with_transmission_options
+from .common import MaxPixelsOpt, PLOT_SUFFIXES, TransmissionOptions, check_distinct, check_report_outputs, apply_limits, apply_model_overrides, check_device, check_output, check_writable, file_path, number, parse_options, parse_snr_list, with_transmission_options
 from .render import render_tables
 
 
@@ -27,16 +27,16 @@ def bench_cmd(
     snr: Annotated[str, typer.Option("--snr", help="Comma-separated channel SNRs in dB.")] = "0,5,10,15,20",
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metrics (default: all registered).")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Metric shown in the table.")] = "psnr",
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N images.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", parser=number(int, 1), help="Use only the first N images.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Data folder (else SEMCODEC_DATA, else ~/.cache/semcodec).")] = None,
     out: Annotated[Path, typer.Option("--out", parser=file_path, help="Results JSONL (appended; reruns resume).")] = Path("results.jsonl"),
     plot_path: Annotated[Optional[Path], typer.Option("--plot", parser=file_path, help="Also write the metric-vs-SNR figure.")] = None,
     max_pixels: MaxPixelsOpt = None,
     keep_images: Annotated[Optional[Path], typer.Option("--keep-images", help="Save every reconstruction (and received texts) under this folder, for `report --grid/--html`.")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster: pip install 'semcodec\\[ray]').")] = "local",
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=1024, help="Worker processes (local; default 1: this process) or Ray workers (default: one per cluster CPU).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", parser=number(int, 1, 1024), help="Worker processes (local; default 1: this process) or Ray workers (default: one per cluster CPU).")] = None,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="auto or ray://host:port (default: a local Ray started for this run).")] = None,
-    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", min=0.0, max=64.0, help="GPUs each Ray worker reserves (e.g. 0.5: two workers per GPU).")] = 0.0,
+    gpus_per_worker: Annotated[float, typer.Option("--gpus-per-worker", parser=number(float, 0.0, 64.0), help="GPUs each Ray worker reserves (e.g. 0.5: two workers per GPU).")] = 0.0,
     queries: Annotated[Optional[Path], typer.Option("--queries", help='Users\' questions, JSON lines {"image": ID, "question": TEXT}: every codec runs once per question and answer_match compares the answers; a query-driven codec (uo-isc) is told the question.')] = None,
 ) -> None:
     """Run codecs over a dataset at several SNRs (and budgets: --bandwidth 1/24,1/12); resumable.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import os
 import typing
 from dataclasses import dataclass
@@ -15,14 +16,40 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..errors import InvalidInput
+from ..numbers import decimal, integer
+
+
+def number(kind: type, lo: float | None = None, hi: float | None = None) -> Callable[[Any], Any]:
+    """The ``parser`` of a numeric option: the one number rule of :mod:`semcodec.numbers` (``6_0``
+    is not 60) and the range [``lo``, ``hi``]; a finite value for a float."""
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise typer.BadParameter(f"wants a number, got {value!r}")
+        try:
+            out = (integer if kind is int else decimal)(value) if isinstance(value, str) else kind(value)
+        except ValueError:
+            raise typer.BadParameter(f"{'an integer' if kind is int else 'a number'} is wanted, "
+                                     f"got {_short(value)}") from None
+        if isinstance(out, float) and not math.isfinite(out):
+            raise typer.BadParameter(f"a finite number is wanted, got {_short(value)}")
+        if (lo is not None and out < lo) or (hi is not None and out > hi):
+            span = (f"at least {_bound(lo)}" if hi is None else f"at most {_bound(hi)}" if lo is None
+                    else f"in [{_bound(lo)}, {_bound(hi)}]")
+            raise typer.BadParameter(f"must be {span}, got {_short(value)}")
+        return out
+    return parse
+
+
+def _bound(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]
 CodecOpt = Annotated[str, typer.Option("--codec", "-c", help="Codec name (see `semcodec codecs`).")]
 ChannelOpt = Annotated[str, typer.Option("--channel", help="NAME[:key=value,...]: awgn, rayleigh[:coherence=1024,csi=perfect,pilots=16], rayleigh-fast, rician[:K=3,coherence=1024], ofdm-tdl[:model=C,delay_spread=100,speed=3,carrier=3.5,fft=256,scs=30,cp=18], noiseless, or a plugin's.")]
 CsiOpt = Annotated[Optional[str], typer.Option("--csi", help="Receiver CSI on a fading channel: perfect, or estimated from pilots (LS; the pilots are channel uses of the budget).")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the channel noise.")]
-MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
+SeedOpt = Annotated[int, typer.Option("--seed", parser=number(int, 0, 2**63 - 1), help="Seed of the channel noise.")]
+MaxPixelsOpt = Annotated[Optional[int], typer.Option("--max-pixels", parser=number(int, 1), help="Refuse images larger than this (default 64000000, or SEMCODEC_MAX_PIXELS).")]
 BandwidthOpt = Annotated[Optional[str], typer.Option("--bandwidth", help="Channel-use budget k/n, header included (default 1/12); codecs with a fixed or content-dependent use refuse it.")]
 DesignOpt = Annotated[Optional[str], typer.Option("--design-snr", help="SNR the transmitter designs for (default: the channel SNR).")]
 OptOpt = Annotated[Optional[list[str]], typer.Option("--opt", "-O", help="Codec option KEY=VALUE (repeatable).")]

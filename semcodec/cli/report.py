@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..errors import InvalidInput
 from .app import one_line, app, err_console
-from .common import PLOT_SUFFIXES, check_distinct, check_output, check_report_outputs, file_path
+from .common import PLOT_SUFFIXES, check_distinct, check_output, check_report_outputs, file_path, number
 from .render import render_tables, render_vs, split_list
 
 
@@ -28,10 +28,10 @@ def report_cmd(
     grid_path: Annotated[Optional[Path], typer.Option("--grid", parser=file_path, help="Write a grid of kept reconstructions (rows: codecs, columns: SNRs).")] = None,
     images: Annotated[Optional[str], typer.Option("--images", help="Images shown in --grid/--html (comma-separated ids; default: the first two).")] = None,
     rd_path: Annotated[Optional[Path], typer.Option("--rd", parser=file_path, help="Write the rate-distortion plot (metric vs k/n) at --rd-snr.")] = None,
-    rd_snr: Annotated[float, typer.Option("--rd-snr", help="SNR (dB) of the rate-distortion plot.")] = 10.0,
+    rd_snr: Annotated[float, typer.Option("--rd-snr", parser=number(float), help="SNR (dB) of the rate-distortion plot.")] = 10.0,
     html_dir: Annotated[Optional[Path], typer.Option("--html", help="Write a static HTML report into this folder.")] = None,
     vs: Annotated[Optional[str], typer.Option("--vs", help="Compare every other configuration with this codec or configuration label: BD-PSNR, BD-SNR, bandwidth saving (paired bootstrap intervals) and paired per-SNR differences.")] = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, max=100_000, help="Bootstrap resamples of --vs (seeded: the same records give the same intervals).")] = 2000,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", parser=number(int, 100, 100_000), help="Bootstrap resamples of --vs (seeded: the same records give the same intervals).")] = 2000,
 ) -> None:
     """The comparison tables (and figure) from saved results, one per dataset and channel."""
     from ..imageio import check_readable_file

@@ -11,14 +11,14 @@ from __future__ import annotations
 import inspect
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
 from ..errors import SemcodecError
 from .app import console, err_console, train_app
-from .common import check_device, check_output, file_path
+from .common import check_device, check_output, file_path, number
 
 #: The options every trainer has, added after its own.
 COMMON = {
@@ -31,6 +31,9 @@ COMMON = {
 
 def _parameter(name: str, kind: Any, default: Any, flags: tuple[str, ...], help_text: str,
                lo: float | None = None, hi: float | None = None, parser: Any = None) -> inspect.Parameter:
+    numeric = next((t for t in (int, float) if kind in (t, Optional[t])), None)
+    if numeric is not None and parser is None:  # the one number rule (6_0 is not 60), and the range
+        parser, lo, hi = number(numeric, lo, hi), None, None
     option = typer.Option(*(flags or (f"--{name.replace('_', '-')}",)), help=help_text or None, min=lo, max=hi,
                           parser=parser)
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import DatasetError, InvalidInput
+from ..numbers import decimal
 from .checkpoint import (DeferredInterrupt, changed_settings, check_resume, load_state, real_paths, restore_rng, save_checkpoint,
                          state_path)
 from .settings import StepSettings
@@ -363,7 +364,7 @@ def parse_weights(text: str | None) -> list[float]:
     if not text:
         return []
     try:
-        values = [float(v) for v in text.split(",")]
+        values = [decimal(v) for v in text.split(",")]
     except ValueError:
         raise InvalidInput(f"--channel-weights: {text!r} is not comma-separated numbers") from None
     if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:

@@ -6,10 +6,11 @@ cause becomes an :class:`~semcodec.errors.InvalidInput` with one clear line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import InvalidInput
 
@@ -196,15 +197,28 @@ def fresh_output(path: str | Path) -> Path:
     return path
 
 
+def write_replacing(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """``write(tmp)`` to a hidden sibling of ``path`` (same suffix: writers pick the format from
+    it), then rename it over ``path``: an earlier file survives a full disk or a failed write
+    whole, and nobody ever reads half a file. Any failure is one :class:`InvalidInput`."""
+    path = fresh_output(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, ValueError, KeyError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise InvalidInput(f"cannot write {path}: {reason}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return path
+
+
 def save_image(x: "Tensor", path: str | Path) -> Path:
     """Write ``[3, H, W]`` to ``path`` (format from the suffix); clear error if unwritable."""
-    path = fresh_output(path)
-    try:
-        tensor_to_pil(x).save(path)
-    except (OSError, ValueError, KeyError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise InvalidInput(f"cannot write {path}: {reason}") from None
-    return path
+    pil = tensor_to_pil(x)
+    return write_replacing(path, lambda tmp: pil.save(tmp))
 
 
 def image_key(image: "Tensor") -> str:

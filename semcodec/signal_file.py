@@ -66,6 +66,8 @@ def save_received(path: str | Path, received: Received, codec: str, config: dict
     """Write ``received`` plus the codec's identity to ``path`` (npz)."""
     import numpy as np
 
+    from .imageio import write_replacing
+
     path = Path(path)
     arrays: dict[str, Any] = {}
     streams = {}
@@ -79,12 +81,11 @@ def save_received(path: str | Path, received: Received, codec: str, config: dict
             "header_bits": received.header_bits, "channel": received.channel,
             "snr_db": received.snr_db, "streams": streams, "extra": extra or {}}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    try:
-        with open(path, "wb") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+
+    return write_replacing(path, write)
 
 
 def _npy_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], Any]:

@@ -1336,3 +1336,43 @@ def test_plain_spellings_of_a_number_are_still_read():
             decimal(bad)
     with pytest.raises(ValueError):
         integer("1.0")
+
+
+def _half_then_full(target_arg: int):
+    """A writer that puts a few bytes where it was told to write, then finds the disk full."""
+    def write(*args, **kwargs):
+        where = args[target_arg]
+        if hasattr(where, "write"):
+            where.write(b"half a file")
+        else:
+            Path(where).write_bytes(b"half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write
+
+
+@pytest.mark.parametrize("what", ["decode -o", "encode --save-signal", "report --plot"])
+def test_a_full_disk_never_destroys_the_earlier_output_file(what, tmp_path, tiny_folder, kept_bench, monkeypatch):
+    """An output written again (a second decode, a new figure) onto a full disk: one line, exit 2,
+    and the earlier file is still there whole (written to a sibling, renamed only when complete)."""
+    import matplotlib.figure
+    import numpy as np
+    from PIL import Image
+
+    src = tiny_folder / "kodim05.png"
+    sig, target = tmp_path / "s.npz", tmp_path / ("s2.npz" if what == "encode --save-signal" else "out.png")
+    assert call_cli("encode", src, "--codec", "deep-jscc", "--snr", "6", "-o", tmp_path / "a.png",
+                    "--save-signal", sig)[0] == 0
+    args = {"decode -o": ("decode", sig, "-o", target),
+            "encode --save-signal": ("encode", src, "--codec", "deep-jscc", "--snr", "6", "-o", tmp_path / "b.png",
+                                     "--save-signal", target),
+            "report --plot": ("report", _write(tmp_path / "k.jsonl", kept_bench), "--plot", target)}[what]
+    assert call_cli(*args)[0] == 0
+    before = target.read_bytes()
+    owner, name, arg = {"decode -o": (Image.Image, "save", 1), "encode --save-signal": (np, "savez_compressed", 0),
+                        "report --plot": (matplotlib.figure.Figure, "savefig", 1)}[what]
+    monkeypatch.setattr(owner, name, _half_then_full(arg))
+    code, out, err = call_cli(*args)
+    monkeypatch.undo()
+    assert_clean_error(code, out, err, "No space left")
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -81,7 +81,7 @@ def keep(plan: "BenchPlan | WorkerContext", placeholder: dict[str, Any], recon: 
     """Save a reconstruction (and its texts) for grids and the HTML report; returns the paths."""
     import os
 
-    from ..imageio import fresh_output, save_image
+    from ..imageio import save_image, write_replacing
 
     path = kept_image_path(plan.keep_images, placeholder)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def keep(plan: "BenchPlan | WorkerContext", placeholder: dict[str, Any], recon: 
     save_image(recon.image, path)
     files = {"reconstruction": str(path.resolve()), "source": str(Path(source).resolve())}
     if recon.texts:
-        texts = fresh_output(path.with_suffix(".texts.json"))
-        texts.write_text(json.dumps(recon.texts, indent=1))
+        text = json.dumps(recon.texts, indent=1)
+        texts = write_replacing(path.with_suffix(".texts.json"), lambda tmp: tmp.write_text(text))
         files["texts"] = str(texts.resolve())
     return files

@@ -176,6 +176,6 @@ def write_html(records: list[dict[str, Any]], folder: str | Path, metric: str = 
     page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>semcodec report</title>"
             f"<style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>"
             + "\n".join(parts) + "</body></html>\n")
-    index = fresh_output(folder / "index.html")
-    index.write_text(page)
-    return index
+    from ..imageio import write_replacing
+
+    return write_replacing(folder / "index.html", lambda tmp: tmp.write_text(page))

@@ -450,18 +450,17 @@ def rd_plot(records: list[dict[str, Any]], path: str | Path, snr: float, metric:
 
 
 def _save(fig, plt, path: str | Path, dpi: int = 150) -> Path:
-    from ..imageio import fresh_output
+    from ..imageio import write_replacing
 
-    path = fresh_output(path)  # a link in its place is replaced, not written through
-    try:
+    def write(tmp: Path) -> None:
         # a paper's PDF wants TrueType fonts (Type 3 is refused by some publishers); SVG keeps its text
         with plt.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}):
-            fig.savefig(path, dpi=dpi)
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            fig.savefig(tmp, dpi=dpi)
+
+    try:  # a link in its place is replaced, not written through; an earlier figure survives a failure
+        return write_replacing(path, write)
     finally:
         plt.close(fig)
-    return path
 
 
 #: Notes of the pictures left out of the last grid (a kept file truncated, not an image, too large).

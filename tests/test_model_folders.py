@@ -259,3 +259,39 @@ def test_a_damaged_ip_adapter_image_encoder_is_blamed_on_the_adapter(tiny_models
     code, out, err = call_cli("models", "check", "ip_adapter", "--model", f"ip_adapter={folder}")
     assert_clean_error(code, out, err, "image_encoder")
     assert err.startswith("error: ip_adapter"), err
+
+
+# -- issue 21, re-test 5: blanked weights and weights stored as integers -------------------------
+def _rewrite_tensors(folder: Path, change) -> None:
+    from safetensors.torch import load_file, save_file
+
+    shards = sorted(folder.rglob("*.safetensors"))
+    assert shards, list(folder.iterdir())
+    for shard in shards:
+        save_file({k: change(k, v) for k, v in load_file(shard).items()}, str(shard), metadata={"format": "pt"})
+
+
+@pytest.mark.parametrize("component", ["blip", "speller", "clipseg", "captioner"])
+def test_a_model_whose_every_weight_is_zero_fails_the_check(component, tiny_models, tmp_path):
+    """An all-zero BLIP or BART writes '' and computes no NaN: the check must still refuse it."""
+    folder = _copy(tiny_models[component], tmp_path / component)
+    _rewrite_tensors(folder, lambda k, v: torch.zeros_like(v) if v.is_floating_point() else v)
+    _check(component, folder, "are zero")
+
+
+@pytest.mark.parametrize("component", ["blip", "speller", "generator"])
+def test_a_weight_stored_as_integers_fails_the_check(component, tiny_models, tmp_path):
+    """A loader casts an int32 tensor into its float parameter without a word."""
+    folder = _copy(tiny_models[component], tmp_path / component)
+    first = {}
+
+    def to_int(name, value):
+        if value.is_floating_point() and value.dim() >= 2 and not first:
+            first[name] = True
+            return (value * 100).to(torch.int32)
+        return value
+
+    _rewrite_tensors(folder / ("unet" if component == "generator" else ""), to_int)
+    code, out, err = call_cli("models", "check", component, "--model", f"{component}={folder}")
+    assert_clean_error(code, out, err, "not floating point")
+    assert next(iter(first)) in err, err

@@ -124,6 +124,10 @@ def _modules(obj: Any, depth: int = 0) -> Iterator[Any]:
 #: it is damage, even when finite.
 MAX_WEIGHT = 1e6
 
+#: A trained (or randomly initialised) network's weight matrices hold almost no exact zeros; a
+#: model with more than this share of them zero is blanked, whatever its probe says.
+MAX_ZERO_FRACTION = 0.5
+
 
 def _finite_weights(key: str) -> None:
     """Every floating-point weight of ``key``'s loaded model must be a number: a text model with
@@ -145,6 +149,12 @@ def _finite_weights(key: str) -> None:
                 if biggest > MAX_WEIGHT:
                     raise ModelUnavailable(f"{key}: weight {name[:80]} holds {biggest:.3g}, beyond any trained "
                                            "weight (damaged weights?)")
+            matrices = [t.detach() for _, t in module.named_parameters() if t.is_floating_point() and t.dim() >= 2]
+            total = sum(t.numel() for t in matrices)
+            zeros = sum(int((t == 0).sum()) for t in matrices)
+            if total and zeros > MAX_ZERO_FRACTION * total:
+                raise ModelUnavailable(f"{key}: {zeros / total:.0%} of {type(module).__name__}'s weight matrix entries are zero "
+                                       "(no trained model is; damaged or blanked weights?)")
 
 
 def check(key: str) -> str:
@@ -152,6 +162,8 @@ def check(key: str) -> str:
     returns what the pass produced."""
     said = _probe(key)
     _finite_weights(key)
+    if said in ("''", '""'):  # a text model that writes nothing on an image or a sentence
+        raise ModelUnavailable(f"{key}: the model loads but writes nothing on a probe (damaged weights?)")
     return said
 
 

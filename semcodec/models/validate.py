@@ -75,6 +75,7 @@ def check_layout(key: str, path: str | Path, role: str) -> None:
             raise ModelUnavailable(f"{role}: {path} has no {' or '.join(options)} "
                                    "(is it a complete copy of the model's repo?)")
     check_shards_inside(path, role)
+    check_weight_dtypes(path, role)
     expected = MODEL_TYPES.get(key)
     if expected:
         try:
@@ -87,6 +88,36 @@ def check_layout(key: str, path: str | Path, role: str) -> None:
 
 #: Keys a checkpoint may hold that no model parameter takes: buffers older libraries saved.
 BENIGN_UNEXPECTED = ("position_ids", "num_batches_tracked")
+
+#: safetensors dtypes of weights; an integer or boolean tensor is one only in these buffers.
+_FLOAT_DTYPES = ("F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2")
+
+
+def safetensors_dtypes(file: Path) -> dict[str, str] | None:
+    """Tensor name -> dtype, read from a ``.safetensors`` file's header alone (8 bytes of length,
+    then JSON); ``None`` when the header is unreadable (the loader then says what is wrong)."""
+    try:
+        with open(file, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= 100 * 2**20:
+                return None
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    return {str(k): str(v.get("dtype")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+def check_weight_dtypes(path: Path, role: str) -> None:
+    """Every tensor of the folder's ``.safetensors`` files is floating point (integer buffers such
+    as ``position_ids`` aside): a loader casts an int32 weight into its float parameter without a
+    word, and the model then computes with rounded or garbage values."""
+    for file in sorted(path.rglob("*.safetensors")):
+        for name, dtype in (safetensors_dtypes(file) or {}).items():
+            if dtype not in _FLOAT_DTYPES and not name.endswith(BENIGN_UNEXPECTED):
+                raise ModelUnavailable(f"{role}: {file} stores weight {name[:80]} as {dtype[:16]}, not floating "
+                                       "point (damaged or converted weights?)")
 
 
 def check_loading_info(info: dict, path: str, role: str, sub: str = "", allow_unexpected: tuple[str, ...] = ()) -> None:

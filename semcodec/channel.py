@@ -15,6 +15,7 @@ one seeded ``torch.Generator``: same seed, same result.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from .equalization import mmse_equalize
@@ -51,6 +52,25 @@ def snr_value(snr_db: float) -> float:
     """``snr_db`` (a finite number) as the operating point it names: rounded to
     :data:`SNR_DECIMALS`, ``-0.0`` made ``0.0``."""
     return round(float(snr_db), SNR_DECIMALS) + 0.0
+
+
+#: The form of the channel label a record or a signal file carries: ``NAME`` or ``NAME:key=value,...``.
+CHANNEL_LABEL = r"[A-Za-z0-9_.-]+(:[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+(,[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+)*)?"
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` is no channel label a bench writes (``None`` if it is one): its form, and every
+    numeric parameter finite (``rician:K=nan`` is no channel; a plugin's unknown name still is)."""
+    if not re.fullmatch(CHANNEL_LABEL, label):
+        return "not a channel label (NAME or NAME:key=value,...)"
+    for item in label.partition(":")[2].split(",") if ":" in label else ():
+        try:
+            number = decimal(item.split("=", 1)[1])
+        except ValueError:
+            continue  # a word (model=C)
+        if not math.isfinite(number):
+            return f"parameter {item} is not a finite number"
+    return None
 
 
 def check_snr(snr_db: float) -> float:

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .channel import CHANNEL_LABEL
 from .errors import InvalidInput, SemcodecError, SignalFileError
 from .schema import Any_, Bool, Int, MapOf, Nullable, Num, Obj, Scalar, Str, loads_unique
 from .signal import Received, ReceivedStream
@@ -54,7 +55,7 @@ _META = Obj({
                    "options": MapOf(Scalar(), max_len=64)}, optional=("design_snr_db", "options")),
     "header": MapOf(Any_(), max_len=64),
     "header_bits": Int(0, 1 << 20),
-    "channel": Str(200, pattern=r"[a-z0-9_-]+(:[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+(,[A-Za-z0-9_]+=[A-Za-z0-9_.+-]+)*)?"),  # a channel spec label
+    "channel": Str(200, pattern=CHANNEL_LABEL),
     "snr_db": Num(-30.0, 60.0),
     "streams": MapOf(_STREAM, max_len=64, key=Str(64, pattern=STREAM_NAME)),
     "extra": MapOf(Scalar(), max_len=16),

@@ -682,6 +682,9 @@ def test_a_bad_kept_image_is_skipped_with_a_note_and_the_rest_is_drawn(kind, kep
     ("provenance", [1, 2]), ("provenance.metric_models", ["clip"]), ("provenance.components", "x"),
     ("image_path", 7), ("files", [1]), ("streams", "x"), ("texts", [1]), ("unavailable", 3),
     ("image_sha256", {"a": 1}), ("channel_uses", "many"),
+    ("channel", "rician:K=nan"), ("channel", "rician:K=inf"), ("channel", ""), ("channel", "awgn:"),
+    ("channel", "a b"), ("dataset", ""), ("codec", " "), ("channel_params", [1]), ("channel_params", "K=3"),
+    ("channel_params", {"K": [3]}),
 ])
 def test_a_record_field_of_the_wrong_type_is_skipped_with_a_note(field, value, kept_bench, tmp_path):
     recs = json.loads(json.dumps(kept_bench))
@@ -1376,3 +1379,12 @@ def test_a_full_disk_never_destroys_the_earlier_output_file(what, tmp_path, tiny
     assert_clean_error(code, out, err, "No space left")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_a_channel_of_a_plugin_not_installed_here_is_still_reported(kept_bench, tmp_path):
+    """Records are data: a well-formed label of a channel this machine lacks keeps its own table."""
+    recs = json.loads(json.dumps(kept_bench))
+    for r in recs:
+        r["channel"], r["channel_params"] = "lab-channel:K=3.5,model=C", {"K": 3.5, "model": "C"}
+    code, out, err = call_cli("report", _write(tmp_path / "r.jsonl", recs))
+    assert code == 0 and "lab-channel:K=3.5,model=C" in out and "not semcodec records" not in err, (out, err)

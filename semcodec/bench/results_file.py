@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..channel import SNR_RANGE_DB, snr_value
+from ..channel import SNR_RANGE_DB, label_problem, snr_value
 from ..errors import CONTROL_CHARS, InvalidInput
 from ..metrics import metric_bounds
 from ..signal import RECORD_VERSION
@@ -86,6 +86,11 @@ def record_problem(rec: Any) -> str | None:
             return f"{key} longer than {MAX_NAME_CHARS} characters"
         if key != "image" and CONTROL_CHARS.search(rec[key]):  # a terminal escape is no codec's name
             return f"{key} holds control characters"
+        if not rec[key].strip():
+            return f"{key} is empty"
+    channel = label_problem(rec["channel"])
+    if channel:
+        return f"channel {rec['channel'][:40]!r}: {channel}"
     if not _is_number(rec.get("snr_db")):
         return "snr_db missing or not a number"
     if not SNR_RANGE_DB[0] <= rec["snr_db"] <= SNR_RANGE_DB[1]:
@@ -132,9 +137,12 @@ def _field_type_problem(rec: dict[str, Any]) -> str | None:
     for key in ("image_sha256", "image_path", "dataset_path", "query", "reason", "rate", "semcodec_version"):
         if not _optional(rec, key, (str,)):
             return f"{key} is not a string"
-    for key in ("provenance", "files", "unavailable", "streams", "texts", "config", "transmitter"):
+    for key in ("provenance", "files", "unavailable", "streams", "texts", "config", "transmitter", "channel_params"):
         if not _optional(rec, key, (dict,)):
             return f"{key} is not an object"
+    for name, value in (rec.get("channel_params") or {}).items():
+        if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
+            return f"channel_params.{str(name)[:40]} is not a finite number or a word"
     for key in ("elapsed_s", "effective_design_snr_db"):
         if rec.get(key) is not None and not _is_number(rec[key]):
             return f"{key} is not a number"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InvalidInput, ModelUnavailable
-from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, torch_checkpoints
+from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, require, torch_checkpoints
 
 
 @dataclass
@@ -136,15 +136,18 @@ def _finite_weights(key: str) -> None:
 
     from .loading import loaded
 
-    for entry, obj in loaded():
-        # the component's own entries ("generator", "generator+ip_adapter:..." for ip_adapter)
-        if not (entry == key or (key == "ip_adapter" and entry.startswith("generator+ip_adapter"))):
+    path = str(require(key))  # this folder's entries only: others built earlier in the process are not its
+    for entry, where, obj in loaded():
+        # the component's own entries ("generator", "generator+ip_adapter:PATH" for ip_adapter)
+        if not ((entry == key and where == path) or (key == "ip_adapter" and entry == f"generator+ip_adapter:{path}")):
             continue
         for module in _modules(obj):
             for name, t in [*module.named_parameters(), *module.named_buffers()]:
                 if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                     raise ModelUnavailable(f"{key}: weight {name[:80]} holds NaN or infinity (damaged weights?)")
-            for name, t in module.named_parameters():  # buffers may hold large mask constants
+            # what the file gave (parameters, persistent buffers such as BART's final_logits_bias); the
+            # non-persistent buffers a model builds itself may hold large mask constants
+            for name, t in module.state_dict(keep_vars=True).items():
                 biggest = float(t.detach().abs().max()) if t.is_floating_point() and t.numel() else 0.0
                 if biggest > MAX_WEIGHT:
                     raise ModelUnavailable(f"{key}: weight {name[:80]} holds {biggest:.3g}, beyond any trained "

@@ -52,10 +52,10 @@ def load_once(key: str, device: str | None, build: Callable[[str, str], Any], co
     return _LOADED[cache_key]
 
 
-def loaded() -> list[tuple[str, Any]]:
-    """``(name, built object)`` of every component built in this process (``name``: the key and
-    its variant, e.g. ``generator+ip_adapter:…``), for checks of what was actually loaded."""
-    return [(str(cache_key[0]), obj) for cache_key, obj in list(_LOADED.items())]
+def loaded() -> list[tuple[str, str, Any]]:
+    """``(name, path, built object)`` of every component built in this process (``name``: the key
+    and its variant, e.g. ``generator+ip_adapter:…``), for checks of what was actually loaded."""
+    return [(str(cache_key[0]), str(cache_key[1]), obj) for cache_key, obj in list(_LOADED.items())]
 
 
 def load_failure(exc: BaseException) -> str:

@@ -33,6 +33,10 @@ def _parameter(name: str, kind: Any, default: Any, flags: tuple[str, ...], help_
                lo: float | None = None, hi: float | None = None, parser: Any = None) -> inspect.Parameter:
     numeric = next((t for t in (int, float) if kind in (t, Optional[t])), None)
     if numeric is not None and parser is None:  # the one number rule (6_0 is not 60), and the range
+        if lo is not None or hi is not None:  # --help still shows it
+            a, b = (f"{v:g}" if isinstance(v, float) else str(v) for v in (lo, hi))
+            span = f"x>={a}" if hi is None else f"x<={b}" if lo is None else f"{a}<=x<={b}"
+            help_text = f"{help_text} [{span}]".strip()
         parser, lo, hi = number(numeric, lo, hi), None, None
     option = typer.Option(*(flags or (f"--{name.replace('_', '-')}",)), help=help_text or None, min=lo, max=hi,
                           parser=parser)

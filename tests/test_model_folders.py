@@ -295,3 +295,51 @@ def test_a_weight_stored_as_integers_fails_the_check(component, tiny_models, tmp
     code, out, err = call_cli("models", "check", component, "--model", f"{component}={folder}")
     assert_clean_error(code, out, err, "not floating point")
     assert next(iter(first)) in err, err
+
+
+# -- issue 21, re-test 6: pickled weights (.bin, .pth) and configurations that are not objects ----
+def _first_matrix(state: dict, change) -> str:
+    for key, value in state.items():
+        if isinstance(value, dict):
+            name = _first_matrix(value, change)
+            if name:
+                return f"{key}.{name}"
+        elif value.is_floating_point() and value.dim() >= 2:
+            state[key] = change(value)
+            return key
+    return ""
+
+
+def test_an_ip_adapter_or_fcn_weight_pickled_as_integers_fails_the_check(tiny_models, tmp_path):
+    ip = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    weights = ip / "models" / "ip-adapter_sd15.bin"
+    state = torch.load(weights, weights_only=True)
+    name = _first_matrix(state, lambda v: (v * 100).to(torch.int32))
+    torch.save(state, weights)
+    code, out, err = call_cli("models", "check", "ip_adapter", "--model", f"ip_adapter={ip}")
+    assert_clean_error(code, out, err, "not floating point")
+    assert name in err, err
+    state = torch.load(tiny_models["segmenter"], weights_only=True)
+    _first_matrix(state, lambda v: (v * 100).to(torch.int32))
+    fcn = tmp_path / "fcn_int.pth"
+    torch.save(state, fcn)
+    _check("segmenter", fcn, "not floating point")
+
+
+def test_an_ip_adapter_whose_every_weight_is_zero_fails_the_check(tiny_models, tmp_path):
+    """The adapter's matrices are a sliver of the UNet they plug into: checked in their own file."""
+    ip = _copy(tiny_models["ip_adapter"], tmp_path / "ip")
+    weights = ip / "models" / "ip-adapter_sd15.bin"
+    state = torch.load(weights, weights_only=True)
+    torch.save({g: {k: torch.zeros_like(v) for k, v in d.items()} for g, d in state.items()}, weights)
+    _check("ip_adapter", ip, "are zero")
+
+
+@pytest.mark.parametrize("config", ["unet/config.json", "scheduler/scheduler_config.json", "model_index.json"])
+def test_a_configuration_that_is_a_json_list_is_one_line_naming_it(config, tiny_models, tmp_path):
+    """Given a list, diffusers takes the folder for a hub id and reports a failed download."""
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    (sd / config).write_text("[1, 2]")
+    code, out, err = call_cli("models", "check", "generator", "--model", f"generator={sd}")
+    assert_clean_error(code, out, err, "not a JSON object")
+    assert str(sd / config) in err and "huggingface.co" not in err, err

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import InvalidInput, ModelUnavailable
 from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, require, torch_checkpoints
+from .validate import MAX_ZERO_FRACTION
 
 
 @dataclass
@@ -123,10 +124,6 @@ def _modules(obj: Any, depth: int = 0) -> Iterator[Any]:
 #: No trained network's parameter is this large (fp16 checkpoints stop at 65,504): a value beyond
 #: it is damage, even when finite.
 MAX_WEIGHT = 1e6
-
-#: A trained (or randomly initialised) network's weight matrices hold almost no exact zeros; a
-#: model with more than this share of them zero is blanked, whatever its probe says.
-MAX_ZERO_FRACTION = 0.5
 
 
 def _finite_weights(key: str) -> None:

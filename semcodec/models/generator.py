@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .loading import load_failure, load_once, to_pil
 from .source import dtype_for, require
+from .validate import check_state_tensors
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -104,6 +105,7 @@ def ip_adapter_state(ip_path: str, weight: str, unet: Any, role: str) -> dict:
         if have - want:
             raise ModelUnavailable(f"{role}: {file} holds {len(have - want)} {group} tensor(s) this UNet does not take "
                                    f"(e.g. {sorted(have - want)[0]}) — an IP-Adapter for another model?")
+    check_state_tensors(state, file, role)
     return state
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .loading import load_once
+from .validate import check_state_tensors
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -38,6 +39,7 @@ def _load(path: str, device: str):
     if not isinstance(state, dict):
         raise ModelUnavailable(f"FCN segmenter: {path} is not a state dict")
     state = state.get("model", state) if isinstance(state.get("model"), dict) else state
+    check_state_tensors(state, str(path), "FCN segmenter")
     aux = any(str(k).startswith("aux_classifier.") for k in state)
     model = fcn_resnet50(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=aux)
     result = model.load_state_dict(state, strict=False)

@@ -59,6 +59,23 @@ def check_shards_inside(path: Path, role: str) -> None:
                                        "shards must sit beside their index")
 
 
+def check_configs(path: Path, role: str) -> None:
+    """Every ``*config.json`` and ``model_index.json`` of the folder (three levels deep) is a JSON
+    object: given a list, diffusers treats the folder as a hub id and reports a failed download."""
+    for depth in ("*", "*/*", "*/*/*"):
+        for file in sorted(path.glob(depth)):
+            if not (file.name.endswith("config.json") or file.name == "model_index.json"):
+                continue
+            try:
+                if not file.is_file() or file.stat().st_size > 16 * 2**20:  # a FIFO would block
+                    raise ValueError("too large")
+                ok = isinstance(json.loads(file.read_bytes()), dict)
+            except (OSError, ValueError, RecursionError):
+                raise ModelUnavailable(f"{role}: {file} is not readable JSON") from None
+            if not ok:
+                raise ModelUnavailable(f"{role}: {file} is not a JSON object (a model's configuration is one)")
+
+
 def check_layout(key: str, path: str | Path, role: str) -> None:
     """Raise :class:`ModelUnavailable` if ``path`` lacks what component ``key`` needs."""
     path = Path(path)
@@ -75,6 +92,7 @@ def check_layout(key: str, path: str | Path, role: str) -> None:
             raise ModelUnavailable(f"{role}: {path} has no {' or '.join(options)} "
                                    "(is it a complete copy of the model's repo?)")
     check_shards_inside(path, role)
+    check_configs(path, role)
     check_weight_dtypes(path, role)
     expected = MODEL_TYPES.get(key)
     if expected:
@@ -107,6 +125,40 @@ def safetensors_dtypes(file: Path) -> dict[str, str] | None:
     if not isinstance(header, dict):
         return None
     return {str(k): str(v.get("dtype")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+
+
+#: A trained (or randomly initialised) network's weight matrices hold almost no exact zeros; a
+#: model with more than this share of them zero is blanked, whatever its probe says.
+MAX_ZERO_FRACTION = 0.5
+
+
+def check_state_tensors(state: dict, file: str, role: str) -> None:
+    """A pickled state dict (``.bin``/``.pth``, nested groups allowed) as loaded: every tensor
+    floating point (integer buffers such as ``num_batches_tracked`` aside) and its weight matrices
+    not mostly zero — a loader casts an int32 tensor into a float parameter without a word, and an
+    adapter's small blanked matrices vanish in the checks of the big model they plug into."""
+    import torch
+
+    counts = [0, 0]  # entries of >= 2-D float tensors, and how many of them are zero
+
+    def walk(group: dict, prefix: str) -> None:
+        for key, value in group.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(value, name + ".")
+            elif isinstance(value, torch.Tensor):
+                if not value.is_floating_point():
+                    if not name.endswith(BENIGN_UNEXPECTED):
+                        raise ModelUnavailable(f"{role}: {file} stores weight {name[:80]} as {value.dtype}, "
+                                               "not floating point (damaged or converted weights?)")
+                elif value.dim() >= 2:
+                    counts[0] += value.numel()
+                    counts[1] += int((value == 0).sum())
+
+    walk(state, "")
+    if counts[0] and counts[1] > MAX_ZERO_FRACTION * counts[0]:
+        raise ModelUnavailable(f"{role}: {counts[1] / counts[0]:.0%} of {file}'s weight matrix entries are zero "
+                               "(no trained model is; damaged or blanked weights?)")
 
 
 def check_weight_dtypes(path: Path, role: str) -> None:

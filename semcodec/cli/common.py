@@ -33,15 +33,15 @@ def number(kind: type, lo: float | None = None, hi: float | None = None) -> Call
         if isinstance(out, float) and not math.isfinite(out):
             raise typer.BadParameter(f"a finite number is wanted, got {_short(value)}")
         if (lo is not None and out < lo) or (hi is not None and out > hi):
-            span = (f"at least {_bound(lo)}" if hi is None else f"at most {_bound(hi)}" if lo is None
-                    else f"in [{_bound(lo)}, {_bound(hi)}]")
-            raise typer.BadParameter(f"must be {span}, got {_short(value)}")
+            raise typer.BadParameter(f"must be {range_text(lo, hi)}, got {_short(value)}")
         return out
     return parse
 
 
-def _bound(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def range_text(lo: float | None, hi: float | None) -> str:
+    """``x>=1``, ``x<=10`` or ``1<=x<=10``: a numeric option's range, in errors and in ``--help``."""
+    a, b = (f"{v:g}" if isinstance(v, float) else str(v) for v in (lo, hi))
+    return f"x>={a}" if hi is None else f"x<={b}" if lo is None else f"{a}<=x<={b}"
 
 
 SnrOpt = Annotated[str, typer.Option("--snr", help="Channel SNR, Es/N0 per complex symbol, in dB.")]

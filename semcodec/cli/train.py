@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from ..errors import SemcodecError
 from .app import console, err_console, train_app
-from .common import check_device, check_output, file_path, number
+from .common import check_device, check_output, file_path, number, range_text
 
 #: The options every trainer has, added after its own.
 COMMON = {
@@ -34,9 +34,7 @@ def _parameter(name: str, kind: Any, default: Any, flags: tuple[str, ...], help_
     numeric = next((t for t in (int, float) if kind in (t, Optional[t])), None)
     if numeric is not None and parser is None:  # the one number rule (6_0 is not 60), and the range
         if lo is not None or hi is not None:  # --help still shows it
-            a, b = (f"{v:g}" if isinstance(v, float) else str(v) for v in (lo, hi))
-            span = f"x>={a}" if hi is None else f"x<={b}" if lo is None else f"{a}<=x<={b}"
-            help_text = f"{help_text} [{span}]".strip()
+            help_text = f"{help_text} [{range_text(lo, hi)}]".strip()
         parser, lo, hi = number(numeric, lo, hi), None, None
     option = typer.Option(*(flags or (f"--{name.replace('_', '-')}",)), help=help_text or None, min=lo, max=hi,
                           parser=parser)

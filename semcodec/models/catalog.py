@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import InvalidInput, ModelUnavailable
 from .source import COMPONENTS, FCN_FILE, TORCHVISION_FCN, locate, model_id, require, torch_checkpoints
-from .validate import MAX_ZERO_FRACTION
+from .validate import check_state_tensors
 
 
 @dataclass
@@ -149,12 +149,8 @@ def _finite_weights(key: str) -> None:
                 if biggest > MAX_WEIGHT:
                     raise ModelUnavailable(f"{key}: weight {name[:80]} holds {biggest:.3g}, beyond any trained "
                                            "weight (damaged weights?)")
-            matrices = [t.detach() for _, t in module.named_parameters() if t.is_floating_point() and t.dim() >= 2]
-            total = sum(t.numel() for t in matrices)
-            zeros = sum(int((t == 0).sum()) for t in matrices)
-            if total and zeros > MAX_ZERO_FRACTION * total:
-                raise ModelUnavailable(f"{key}: {zeros / total:.0%} of {type(module).__name__}'s weight matrix entries are zero "
-                                       "(no trained model is; damaged or blanked weights?)")
+            # blanked weight matrices: the one rule pickled weight files are held to
+            check_state_tensors({n: t.detach() for n, t in module.named_parameters()}, type(module).__name__, key)
 
 
 def check(key: str) -> str:

@@ -818,10 +818,11 @@ def test_a_5000_digit_number_in_a_results_file_or_a_queries_file_is_one_line(tmp
 
 
 def test_a_signal_header_claiming_a_huge_picture_costs_its_8_bit_copy_not_gigabytes(tmp_path):
-    """A 20 KB bpg-ldpc signal file whose header says 8000x8000 (the pixel limit): the grey
-    picture it decodes to is a view, and writing it holds Pillow's picture (4 bytes a pixel) and
-    one small band of floats; the whole process stays under 1 GB, torch included (before: three
-    float32 copies, 3 GB)."""
+    """A 20 KB bpg-ldpc signal file whose header says 8000x8000 (the pixel limit) and whose symbols
+    are noise (so the failed transmission's grey picture is what decodes; an intact stream under an
+    edited size is refused, see test_signal_tamper): the grey picture is a view, and writing it
+    holds Pillow's picture (4 bytes a pixel) and one small band of floats; the whole process stays
+    under 1 GB, torch included (before: three float32 copies, 3 GB)."""
     import io
     import zipfile
 
@@ -839,6 +840,12 @@ def test_a_signal_header_claiming_a_huge_picture_costs_its_8_bit_copy_not_gigaby
                 meta["header"]["height"] = meta["header"]["width"] = 8000
                 buf = io.BytesIO()
                 np.save(buf, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+                data = buf.getvalue()
+            elif name.startswith("y::"):
+                y = np.load(io.BytesIO(data))
+                noise = np.random.default_rng(0).standard_normal((2, *y.shape)).astype(np.float32)
+                buf = io.BytesIO()
+                np.save(buf, (noise[0] + 1j * noise[1]).astype(y.dtype))
                 data = buf.getvalue()
             zout.writestr(name, data)
     # VmHWM: this process's own peak (ru_maxrss would inherit the forking pytest's high mark)

@@ -343,3 +343,62 @@ def test_a_configuration_that_is_a_json_list_is_one_line_naming_it(config, tiny_
     code, out, err = call_cli("models", "check", "generator", "--model", f"generator={sd}")
     assert_clean_error(code, out, err, "not a JSON object")
     assert str(sd / config) in err and "huggingface.co" not in err, err
+
+
+# -- issue 21, re-test 8: a tensor of the wrong shape, a broken file in one sub-model ----------
+def _grow_first_matrix(folder: Path) -> str:
+    from safetensors.torch import load_file, save_file
+
+    file = next(folder.glob("*.safetensors"))
+    state = load_file(file)
+    name = next(k for k in sorted(state) if state[k].dim() == 2)
+    state[name] = torch.randn(state[name].shape[0] + 1, state[name].shape[1])
+    save_file(state, file, metadata={"format": "pt"})
+    return name
+
+
+@pytest.mark.parametrize("component, sub", [
+    ("generator", "text_encoder"), ("generator", "unet"), ("generator", "vae"),
+    ("ip_adapter", "models/image_encoder"), ("clip", ""), ("speller", ""), ("captioner", ""),
+])
+def test_a_tensor_of_the_wrong_shape_is_named_with_its_sub_folder(component, sub, tiny_models, tmp_path):
+    """transformers raised "look at the above report" (a report the CLI silences), naming no
+    sub-folder; diffusers named the tensor but not where it was."""
+    folder = _copy(tiny_models[component], tmp_path / component)
+    name = _grow_first_matrix(folder / sub)
+    code, out, err = call_cli("models", "check", component, "--model", f"{component}={folder}")
+    assert_clean_error(code, out, err, "of the wrong shape")
+    assert str(folder / sub) in err and name.split(".", 1)[-1] in err and "above report" not in err, err
+
+
+@pytest.mark.parametrize("sub", ["text_encoder", "unet", "vae"])
+def test_a_truncated_sub_model_file_names_the_sub_folder(sub, tiny_models, tmp_path):
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    file = next((sd / sub).glob("*.safetensors"))
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    code, out, err = call_cli("models", "check", "generator", "--model", f"generator={sd}")
+    assert_clean_error(code, out, err, str(sd / sub))
+
+
+def test_a_configuration_field_of_the_wrong_type_is_said_whole(tiny_models, tmp_path):
+    """The validation error's first line ends in ':' — the field's complaint is on the next."""
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    config = sd / "text_encoder" / "config.json"
+    values = json.loads(config.read_text())
+    values["vocab_size"] = str(values["vocab_size"])
+    config.write_text(json.dumps(values))
+    code, out, err = call_cli("models", "check", "generator", "--model", f"generator={sd}")
+    assert_clean_error(code, out, err, str(sd / "text_encoder"))
+    assert "expected int" in err, err
+
+
+def test_model_index_entries_the_pipeline_does_not_use_may_lack_their_folders(tiny_models, tmp_path):
+    """A real SD 1.5 copy is often pulled without its safety checker: the codec uses the text
+    encoder, UNet, VAE, tokenizer and scheduler, each checked as loaded, and nothing else."""
+    sd = _copy(tiny_models["generator"], tmp_path / "sd")
+    index = json.loads((sd / "model_index.json").read_text())
+    index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    (sd / "model_index.json").write_text(json.dumps(index))
+    assert not (sd / "safety_checker").exists()
+    code, out, err = call_cli("models", "check", "generator", "--model", f"generator={sd}")
+    assert code == 0 and "ok generator" in out, (out, err)

@@ -28,7 +28,7 @@ from ..codec import Codec, Option
 from ..errors import InvalidInput
 from ..schema import SIDE, Int, Obj, Str
 from ..signal import Reconstruction, Signal
-from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS
+from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS, check_declared_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -156,6 +156,5 @@ class BpgCapacityCodec(Codec):
             image = self.hevc.decode(data)
         except ValueError as exc:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": str(exc)})
-        if tuple(image.shape) != (3, h, w):
-            return Reconstruction(grey, "decode_failed", info={**info, "reason": "decoded image has the wrong size"})
+        check_declared_size(image, h, w)  # sent within capacity: every bit arrived
         return Reconstruction(image, "ok", info=info)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..codec import Codec, Option
 from ..schema import SIDE, Int, Obj, Str
 from ..signal import Reconstruction, Signal
-from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS
+from ..source_coding.hevc import CHROMA, DECODE_BYTES_PER_PIXEL, PRESETS, check_declared_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -160,7 +160,9 @@ class BpgLdpcCodec(Codec):
             image = self.hevc.decode(payload.data)
         except ValueError as exc:
             return Reconstruction(grey, "decode_failed", info={**info, "reason": str(exc)})
-        if tuple(image.shape) != (3, h, w):
+        if payload.intact:
+            check_declared_size(image, h, w)
+        elif tuple(image.shape) != (3, h, w):
             return Reconstruction(grey, "decode_failed", info={**info, "reason": "decoded image has the wrong size"})
         status = "ok" if payload.intact else "decode_failed"
         if failed:

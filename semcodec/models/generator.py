@@ -32,10 +32,21 @@ def _checked(library: str, cls_name: str, path: str, sub: str, dtype: Any, role:
 
     from .validate import check_loading_info
 
+    from pathlib import Path
+
+    from ..errors import ModelUnavailable, SemcodecError
+
     cls = getattr(importlib.import_module(library), cls_name)
     dtype_kw = {"dtype": dtype} if library == "transformers" else {"torch_dtype": dtype}
-    model, info = cls.from_pretrained(path, subfolder=sub, local_files_only=True, output_loading_info=True,
-                                      **dtype_kw)
+    try:
+        # a tensor of the wrong shape is loaded as reported (named in the check below), not
+        # raised as "look at the above report" with the report silenced
+        model, info = cls.from_pretrained(path, subfolder=sub, local_files_only=True, output_loading_info=True,
+                                          ignore_mismatched_sizes=True, **dtype_kw)
+    except SemcodecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a truncated file, a bad config: name the sub-folder at fault
+        raise ModelUnavailable(f"{role}: cannot load {Path(path) / sub} ({load_failure(exc)})") from None
     check_loading_info(info, path, role, sub=sub)
     return model
 

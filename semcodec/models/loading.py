@@ -63,8 +63,11 @@ def load_failure(exc: BaseException) -> str:
     pickle that torch's safe loader refuses is said as such, not with torch's advice)."""
     if type(exc).__name__ == "UnpicklingError":
         return "UnpicklingError: a pickled checkpoint that does not load as plain weights; use a safetensors copy"
-    first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first}"
+    lines = [" ".join(line.split()) for line in str(exc).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.endswith(":") and len(lines) > 1:  # "Validation error for field 'vocab_size':" says nothing alone
+        first = f"{first} {lines[1]}"
+    return f"{type(exc).__name__}: {first[:200]}"
 
 
 def quiet_libraries() -> None:
@@ -99,7 +102,8 @@ def hf_pair(processor_class: str, model_class: str, role: str = "",
 
         processor = getattr(transformers, processor_class).from_pretrained(path, local_files_only=True)
         model, info = getattr(transformers, model_class).from_pretrained(
-            path, dtype=dtype_for(device), local_files_only=True, output_loading_info=True)
+            path, dtype=dtype_for(device), local_files_only=True, output_loading_info=True,
+            ignore_mismatched_sizes=True)  # a wrong-shaped tensor named by the check, not "see the above report"
         check_loading_info(info, path, role or BUILDING.get() or model_class, allow_unexpected=allow_unexpected)
         tokenizer = getattr(processor, "tokenizer", processor)
         if getattr(tokenizer, "pad_token", "") is None and getattr(tokenizer, "eos_token", None) is not None:

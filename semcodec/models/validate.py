@@ -181,13 +181,17 @@ def check_loading_info(info: dict, path: str, role: str, sub: str = "", allow_un
     segmentation decoder, when only its CLIP towers are loaded)."""
     where = f"{Path(path) / sub}" if sub else str(path)
     missing = sorted(str(k) for k in info.get("missing_keys") or [])
-    mismatched = sorted(str(m[0]) if isinstance(m, (tuple, list)) else str(m) for m in info.get("mismatched_keys") or [])
+    mismatched = sorted((tuple(m) if isinstance(m, (tuple, list)) else (m,)) for m in info.get("mismatched_keys") or [])
     unexpected = sorted(str(k) for k in info.get("unexpected_keys") or []
                         if not str(k).endswith(BENIGN_UNEXPECTED) and not str(k).startswith(allow_unexpected))
-    if missing or mismatched:
-        what = missing or mismatched
-        raise ModelUnavailable(f"{role}: {where} lacks {len(what)} weight tensor(s) (e.g. {what[0]}); "
+    if missing:
+        raise ModelUnavailable(f"{role}: {where} lacks {len(missing)} weight tensor(s) (e.g. {missing[0]}); "
                                "they would be random — is this the right model folder?")
+    if mismatched:
+        name, *shapes = mismatched[0]
+        sizes = f": {list(shapes[0])} in the file, {list(shapes[1])} in its configuration" if len(shapes) == 2 else ""
+        raise ModelUnavailable(f"{role}: {where} holds {len(mismatched)} weight tensor(s) of the wrong shape "
+                               f"(e.g. {name}{sizes}); they would be random — is this the right model folder?")
     if unexpected:
         raise ModelUnavailable(f"{role}: {where} holds {len(unexpected)} tensor(s) the model does not take "
                                f"(e.g. {unexpected[0]}) — is this the right model folder?")

@@ -210,3 +210,18 @@ def decode(data: bytes) -> "Tensor":
             return pil_to_tensor(im.convert("RGB"))
     except Exception as exc:  # libheif reports corrupt streams with several exception types
         raise ValueError(f"HEVC decoder rejected the bitstream ({type(exc).__name__})") from None
+
+
+def check_declared_size(image: "Tensor", height: int, width: int) -> None:
+    """Refuse an intact bitstream that decodes to another size than its header declares.
+
+    When every bit arrived (codewords decoded, CRC matching), the HEVC stream is the one the
+    transmitter sent, so a mismatch is an edited header, not a channel failure: showing a grey
+    picture of the declared size (up to the pixel limit) would score a forgery as a transmission.
+    Raises :class:`~semcodec.errors.SignalFileError`.
+    """
+    if tuple(image.shape) != (3, height, width):
+        from ..errors import SignalFileError
+
+        raise SignalFileError(f"header: declares {height}x{width} pixels, but its intact bitstream decodes to "
+                              f"{int(image.shape[-2])}x{int(image.shape[-1])}")
